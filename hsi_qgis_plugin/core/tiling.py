@@ -1,0 +1,196 @@
+"""Memory-bounded tiled processing with overlap and smooth weighted blending.
+
+``run_tiled`` reads overlapping windows (all bands, one GDAL call each), applies a function, and blends the
+results with raised-cosine weights over the overlaps, so tile borders leave no seams. Only one strip of output
+(one tile high) is held at a time; finished rows stream to an atomic GeoTIFF writer.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Callable, Iterator, List, Optional
+
+import numpy as np
+from osgeo import gdal
+
+from .errors import HsiInputError
+from .metadata import BandMetadata
+from .progress import Monitor, as_monitor
+from .raster import GeoTiffWriter, grid_of, read_window
+
+MIB = 1024 * 1024
+DEFAULT_MEMORY_BUDGET_MB = 1024
+
+
+@dataclass(frozen=True)
+class Window:
+    """A pixel window of the input grid."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    tile_size: int
+    overlap: int
+    block_size: int
+    estimated_bytes: int
+
+
+TileFunction = Callable[[np.ndarray, Window], np.ndarray]
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> List[int]:
+    """Start offsets of tiles of size ``tile`` covering ``length`` with at least ``overlap`` shared pixels."""
+    if tile >= length:
+        return [0]
+    stride = tile - overlap
+    starts = list(range(0, length - tile, stride))
+    starts.append(length - tile)
+    return starts
+
+
+def blend_ramp(length: int, ramp: int, taper_start: bool, taper_end: bool) -> np.ndarray:
+    """1-D weights: 1 inside, a raised-cosine ramp of ``ramp`` pixels at tapered ends, never zero."""
+    weights = np.ones(length, dtype=np.float32)
+    ramp = min(ramp, length // 2)
+    if ramp > 0:
+        rising = (0.5 - 0.5 * np.cos(np.pi * (np.arange(ramp) + 0.5) / ramp)).astype(np.float32)
+        if taper_start:
+            weights[:ramp] = rising
+        if taper_end:
+            weights[length - ramp:] = rising[::-1]
+    return weights
+
+
+def plan_tiles(
+    width: int,
+    bands_in: int,
+    bands_out: int,
+    tile_size: int,
+    overlap: int,
+    scale: int = 1,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
+    work_factor: float = 3.0,
+) -> TilePlan:
+    """Largest tile (<= ``tile_size``) whose working set fits the memory budget.
+
+    Working set: a strip accumulator and weight sum one output tile high, the writer's block buffer, and the
+    tile itself times ``work_factor`` (the function's temporaries).
+    """
+    if tile_size <= 0:
+        raise HsiInputError(f"TILE_SIZE must be > 0 (got {tile_size})")
+    if overlap < 0:
+        raise HsiInputError(f"Tile overlap must be >= 0 (got {overlap})")
+    if memory_budget_mb <= 0:
+        raise HsiInputError(f"The memory budget must be > 0 MB (got {memory_budget_mb})")
+    budget = memory_budget_mb * MIB
+    out_width = width * scale
+    tile = tile_size
+    while True:
+        block = max(16, min(256, tile * scale) // 16 * 16)
+        strip = (bands_out + 1) * tile * scale * out_width * 4
+        writer = bands_out * block * out_width * 4
+        work = (bands_in + bands_out * scale * scale) * tile * tile * 4 * work_factor
+        total = strip + writer + work
+        if total <= budget or tile <= max(16, 2 * overlap + 8):
+            break
+        tile = max(16, int(tile * 0.75))
+    if tile <= 2 * overlap:
+        raise HsiInputError(
+            f"The memory budget ({memory_budget_mb:.0f} MB) only allows {tile}-pixel tiles, too small for a "
+            f"{overlap}-pixel overlap; raise the memory budget"
+        )
+    return TilePlan(tile, overlap, block, int(total))
+
+
+@contextlib.contextmanager
+def bounded_gdal_cache(memory_budget_mb: float) -> Iterator[None]:
+    """Cap GDAL's block cache at an eighth of the budget (at most 256 MB) for the duration of a run."""
+    previous = gdal.GetCacheMax()
+    gdal.SetCacheMax(int(min(256 * MIB, max(16 * MIB, memory_budget_mb * MIB / 8))))
+    try:
+        yield
+    finally:
+        gdal.SetCacheMax(previous)
+
+
+def run_tiled(
+    source: gdal.Dataset,
+    output_path: str,
+    function: TileFunction,
+    bands_out: int,
+    metadata_out: Optional[BandMetadata] = None,
+    tile_size: int = 256,
+    overlap: int = 16,
+    scale: int = 1,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
+    nodata_out: Optional[float] = None,
+    dtype=np.float32,
+    monitor: Optional[Monitor] = None,
+    work_factor: float = 3.0,
+) -> str:
+    """Apply ``function`` to overlapping tiles of ``source`` and write the blended result to ``output_path``.
+
+    ``function(tile, window)`` gets a float32 (bands, h, w) tile and must return (bands_out, h*scale, w*scale).
+    Cancel is checked before every tile; on cancel or error no output file is left.
+    """
+    monitor = as_monitor(monitor)
+    width, height = source.RasterXSize, source.RasterYSize
+    plan = plan_tiles(width, source.RasterCount, bands_out, tile_size, overlap, scale, memory_budget_mb, work_factor)
+    tile, overlap = plan.tile_size, plan.overlap
+    xs, ys = tile_starts(width, tile, overlap), tile_starts(height, tile, overlap)
+    grid = grid_of(source)
+    out_grid = grid if scale == 1 else grid.refined(scale)
+    out_width = width * scale
+    strip_height = min(tile, height) * scale
+    accumulator = np.zeros((bands_out, strip_height, out_width), dtype=np.float32)
+    weight_sum = np.zeros((strip_height, out_width), dtype=np.float32)
+    total_tiles, done = len(xs) * len(ys), 0
+    monitor.log(
+        f"Tiled run: {len(xs)} x {len(ys)} tiles of {min(tile, width)} x {min(tile, height)} px, "
+        f"overlap {overlap} px, working set about {plan.estimated_bytes / MIB:.0f} MB"
+    )
+    with bounded_gdal_cache(memory_budget_mb), GeoTiffWriter(
+        output_path, out_grid, bands_out, metadata_out, dtype, nodata_out, plan.block_size
+    ) as writer:
+        strip_origin = 0  # output row of accumulator row 0
+        for row_index, y0 in enumerate(ys):
+            th = min(tile, height - y0)
+            wy = blend_ramp(th * scale, overlap * scale, row_index > 0, row_index < len(ys) - 1)
+            for col_index, x0 in enumerate(xs):
+                monitor.check()
+                tw = min(tile, width - x0)
+                data = read_window(source, x0, y0, tw, th)
+                result = np.asarray(function(data, Window(x0, y0, tw, th)), dtype=np.float32)
+                expected = (bands_out, th * scale, tw * scale)
+                if result.shape != expected:
+                    raise RuntimeError(f"tile function returned {result.shape}, expected {expected}")
+                wx = blend_ramp(tw * scale, overlap * scale, col_index > 0, col_index < len(xs) - 1)
+                weights = wy[:, None] * wx[None, :]
+                oy, ox = y0 * scale - strip_origin, x0 * scale
+                accumulator[:, oy:oy + th * scale, ox:ox + tw * scale] += result * weights
+                weight_sum[oy:oy + th * scale, ox:ox + tw * scale] += weights
+                done += 1
+                monitor.report(done / total_tiles)
+            final_row = ys[row_index + 1] * scale if row_index + 1 < len(ys) else height * scale
+            ready = final_row - strip_origin
+            writer.write_rows(strip_origin, accumulator[:, :ready] / weight_sum[:ready])
+            keep = strip_height - ready
+            accumulator[:, :keep] = accumulator[:, ready:].copy()
+            accumulator[:, keep:] = 0.0
+            weight_sum[:keep] = weight_sum[ready:].copy()
+            weight_sum[keep:] = 0.0
+            strip_origin = final_row
+    return output_path
+
+
+def iterate_windows(width: int, height: int, bands: int, memory_budget_mb: float) -> Iterator[Window]:
+    """Non-overlapping full-width strips whose float32 data fit in a quarter of the budget (read-only passes)."""
+    rows = int(max(1, min(height, memory_budget_mb * MIB / 4 / max(1, bands * width * 4))))
+    for y in range(0, height, rows):
+        yield Window(0, y, width, min(rows, height - y))
+
