@@ -8,15 +8,13 @@ denoised through the same file-based path the Processing algorithm uses, and sco
 from __future__ import annotations
 
 import argparse
-import datetime
 import glob
 import os
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from common import ROOT, SHARED_DATA, machine_line, write_section  # noqa: E402  (sets sys.path)
 
 import numpy as np  # noqa: E402
 
@@ -24,14 +22,9 @@ from hsi_qgis_plugin.core import degradation, metrics  # noqa: E402
 from hsi_qgis_plugin.core.raster import read_raster, valid_pixel_mask, write_raster  # noqa: E402
 from hsi_qgis_plugin.methods.lowrank import lowrank_denoise  # noqa: E402
 
-DATA = os.path.join(os.path.dirname(ROOT), "shared", "data", "enmap_potsdam", "images")
+DATA = os.path.join(SHARED_DATA, "enmap_potsdam", "images")
 
 
-def cpu_model() -> str:
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def main() -> None:
@@ -69,7 +62,7 @@ def main() -> None:
         f"- Data: the {len(rows)} fully covered 32 x 32 x 224 tiles of `../shared/data/enmap_potsdam/images` "
         f"(of {len(tiles)}); i.i.d. Gaussian noise with sigma = {args.sigma * 255:.0f}/255 of each tile's value range, added to the good bands only; bad bands excluded from the scores",
         f"- Method: `hsi:lowrankdenoise` defaults (automatic rank, Wiener-filtered eigen-images), file to file",
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores; date {datetime.date.today().isoformat()}",
+        machine_line(),
         "",
         "| tile | rank | MPSNR noisy (dB) | MPSNR denoised (dB) | gain (dB) | SAM noisy (deg) | SAM denoised (deg) | MSSIM denoised | seconds |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -82,11 +75,7 @@ def main() -> None:
         f"**{'pass' if gains.min() >= 10 else 'FAIL'}** on every tile.",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    os.makedirs(os.path.dirname(args.markdown), exist_ok=True)
-    with open(args.markdown, "w") as handle:
-        handle.write(text)
+    write_section(args.markdown, lines)
 
 
 if __name__ == "__main__":

@@ -139,12 +139,18 @@ class HsiAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(
         self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> Dict[str, Any]:
-        outputs: List[str] = [
-            self.parameterAsOutputLayer(parameters, n, context)
-            if self.parameterDefinition(n).type() in ("rasterDestination", "vectorDestination")
-            else self.parameterAsFileOutput(parameters, n, context)
-            for n in self.output_file_parameters
-        ]
+        # resolve each destination once (a TEMPORARY_OUTPUT gets a new name at every call) and hand the resolved
+        # paths on, so the files the run writes are exactly the ones removed when it fails
+        parameters = dict(parameters)
+        outputs: List[str] = []
+        for name in self.output_file_parameters:
+            if self.parameterDefinition(name).type() == "rasterDestination":
+                path = self.parameterAsOutputLayer(parameters, name, context)
+            else:
+                path = self.parameterAsFileOutput(parameters, name, context)
+            if path:
+                parameters[name] = path
+                outputs.append(path)
         try:
             return self.run_algorithm(parameters, context, feedback)
         except HsiCancelled:

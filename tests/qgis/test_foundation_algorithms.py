@@ -239,3 +239,9 @@ def test_cancel_mid_run_stops_and_leaves_no_output(run_algorithm, scene_tif, tmp
         )
     assert max(progress) < 60  # stopped within one tile of the cancel request (tiles are ~8 % each)
     assert outputs_in(tmp_path) == []
+
+
+def test_temporary_outputs_are_written_where_the_result_says(run_algorithm, scene_tif):
+    result = run_algorithm("hsi:lowrankdenoise", {"INPUT": scene_tif, "OUTPUT": "TEMPORARY_OUTPUT"})
+    assert os.path.exists(result["OUTPUT"])
+    assert raster_info(result["OUTPUT"]).grid.same_as(raster_info(scene_tif).grid)
