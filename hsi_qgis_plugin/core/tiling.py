@@ -20,6 +20,8 @@ from .raster import GeoTiffWriter, grid_of, read_window
 
 MIB = 1024 * 1024
 DEFAULT_MEMORY_BUDGET_MB = 1024
+MIN_GDAL_CACHE_MB = 16
+MAX_GDAL_CACHE_MB = 256
 
 
 @dataclass(frozen=True)
@@ -82,11 +84,13 @@ def plan_tiles(
     scale: int = 1,
     memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     work_factor: float = 3.0,
+    reserved_mb: float = 0.0,
 ) -> TilePlan:
     """Largest tile (<= ``tile_size``) whose working set fits the memory budget.
 
-    Working set: a float64 strip accumulator and weight sum one output tile high, the writer's block buffer,
-    and the tile itself times ``work_factor`` (the function's temporaries).
+    Working set: the input strip (one tile high, full width), the float32 blended strip and float64 weight sum
+    one output tile high, the writer's block buffer, and the tile itself times ``work_factor`` (the function's
+    temporaries), plus ``reserved_mb`` (GDAL's block cache, see :func:`run_tiled`).
     """
     if tile_size <= 0:
         raise HsiInputError(f"TILE_SIZE must be > 0 (got {tile_size})")
@@ -94,13 +98,14 @@ def plan_tiles(
         raise HsiInputError(f"Tile overlap must be >= 0 (got {overlap})")
     if memory_budget_mb <= 0:
         raise HsiInputError(f"The memory budget must be > 0 MB (got {memory_budget_mb})")
-    budget = memory_budget_mb * MIB
+    budget = (memory_budget_mb - reserved_mb) * MIB
     out_width = width * scale
     smallest = max(16, 2 * overlap + 8)
     tile = max(tile_size, smallest)
+    # GeoTIFF block rows are buffered whole by the writer: the tallest of 256/128/64/32/16 using <= 1/4 of it
+    block = next((b for b in (256, 128, 64, 32) if bands_out * b * out_width * 4 <= budget / 4), 16)
     while True:
-        block = max(16, min(256, tile * scale) // 16 * 16)
-        strip = (bands_out + 1) * tile * scale * out_width * 8
+        strip = bands_in * tile * width * 4 + (bands_out * 4 + 8) * tile * scale * out_width
         writer = bands_out * block * out_width * 4
         work = (bands_in + bands_out * scale * scale) * tile * tile * 4 * work_factor
         total = strip + writer + work
@@ -112,15 +117,15 @@ def plan_tiles(
                 f"{max(bands_in, bands_out)} bands: even {tile}-pixel tiles need about {total / MIB:.0f} MB; "
                 "raise the memory budget"
             )
-        tile = max(smallest, int(tile * 0.75))
-    return TilePlan(tile, overlap, block, int(total))
+        tile = max(smallest, int(tile * 0.9))
+    return TilePlan(tile, overlap, min(block, max(16, tile * scale // 16 * 16)), int(total))
 
 
 @contextlib.contextmanager
-def bounded_gdal_cache(memory_budget_mb: float) -> Iterator[None]:
-    """Cap GDAL's block cache at an eighth of the budget (at most 256 MB) for the duration of a run."""
+def bounded_gdal_cache(cache_mb: float) -> Iterator[None]:
+    """Set GDAL's block cache to ``cache_mb`` (within 16..256 MB) for the duration of a run."""
     previous = gdal.GetCacheMax()
-    gdal.SetCacheMax(int(min(256 * MIB, max(16 * MIB, memory_budget_mb * MIB / 8))))
+    gdal.SetCacheMax(int(min(MAX_GDAL_CACHE_MB, max(MIN_GDAL_CACHE_MB, cache_mb)) * MIB))
     try:
         yield
     finally:
@@ -149,50 +154,71 @@ def run_tiled(
     """
     monitor = as_monitor(monitor)
     width, height = source.RasterXSize, source.RasterYSize
-    plan = plan_tiles(width, source.RasterCount, bands_out, tile_size, overlap, scale, memory_budget_mb, work_factor)
+    # GDAL's block cache should hold one row of input blocks, so that overlapping strips do not decompress the
+    # same blocks again; it is reserved inside the budget when that takes at most half of it
+    block_height = source.GetRasterBand(1).GetBlockSize()[1]
+    item_bytes = gdal.GetDataTypeSize(source.GetRasterBand(1).DataType) // 8
+    block_row_mb = 1.1 * source.RasterCount * width * block_height * item_bytes / MIB
+    cache_mb = block_row_mb if block_row_mb <= min(MAX_GDAL_CACHE_MB, memory_budget_mb / 2) else MIN_GDAL_CACHE_MB
+    plan = plan_tiles(
+        width, source.RasterCount, bands_out, tile_size, overlap, scale, memory_budget_mb, work_factor, cache_mb
+    )
     tile, overlap = plan.tile_size, plan.overlap
     xs, ys = tile_starts(width, tile, overlap), tile_starts(height, tile, overlap)
     grid = grid_of(source)
     out_grid = grid if scale == 1 else grid.refined(scale)
     out_width = width * scale
     strip_height = min(tile, height) * scale
-    # float64 sums make the blend exact: an identity function returns the input bit for bit
-    accumulator = np.zeros((bands_out, strip_height, out_width), dtype=np.float64)
+    # a running weighted mean, blended += w / (W + w) * (tile - blended), is exact where tiles agree: an
+    # identity function returns the input bit for bit, with no float64 copy of the strip
+    blended = np.zeros((bands_out, strip_height, out_width), dtype=np.float32)
     weight_sum = np.zeros((strip_height, out_width), dtype=np.float64)
     total_tiles, done = len(xs) * len(ys), 0
     monitor.log(
         f"Tiled run: {len(xs)} x {len(ys)} tiles of {min(tile, width)} x {min(tile, height)} px, "
-        f"overlap {overlap} px, working set about {plan.estimated_bytes / MIB:.0f} MB"
+        f"overlap {overlap} px, working set about {plan.estimated_bytes / MIB:.0f} MB + {cache_mb:.0f} MB GDAL cache"
     )
-    with bounded_gdal_cache(memory_budget_mb), GeoTiffWriter(
+    with bounded_gdal_cache(cache_mb), GeoTiffWriter(
         output_path, out_grid, bands_out, metadata_out, dtype, nodata_out, plan.block_size
     ) as writer:
-        strip_origin = 0  # output row of accumulator row 0
+        strip_origin = 0  # output row of blended row 0
+        strip = np.empty((source.RasterCount, min(tile, height), width), dtype=np.float32)
+        strip_top, strip_rows = 0, 0  # input rows held in ``strip``
         for row_index, y0 in enumerate(ys):
+            monitor.check()
             th = min(tile, height - y0)
+            # rolling input strip: keep the rows shared with the previous row of tiles, read only the new ones,
+            # so every input row comes from GDAL once
+            kept = max(0, strip_top + strip_rows - y0)
+            strip[:, :kept] = strip[:, strip_rows - kept:strip_rows]
+            strip[:, kept:th] = read_window(source, 0, y0 + kept, width, th - kept)
+            strip_top, strip_rows = y0, th
             wy = blend_ramp(th * scale, overlap * scale, row_index > 0, row_index < len(ys) - 1)
             for col_index, x0 in enumerate(xs):
                 monitor.check()
                 tw = min(tile, width - x0)
-                data = read_window(source, x0, y0, tw, th)
+                data = np.ascontiguousarray(strip[:, :th, x0:x0 + tw])
                 result = np.asarray(function(data, Window(x0, y0, tw, th)), dtype=np.float32)
                 expected = (bands_out, th * scale, tw * scale)
                 if result.shape != expected:
                     raise RuntimeError(f"tile function returned {result.shape}, expected {expected}")
                 wx = blend_ramp(tw * scale, overlap * scale, col_index > 0, col_index < len(xs) - 1)
                 weights = wy[:, None] * wx[None, :]
-                oy, ox = y0 * scale - strip_origin, x0 * scale
-                accumulator[:, oy:oy + th * scale, ox:ox + tw * scale] += result * weights
-                weight_sum[oy:oy + th * scale, ox:ox + tw * scale] += weights
+                rows = slice(y0 * scale - strip_origin, y0 * scale - strip_origin + th * scale)
+                cols = slice(x0 * scale, (x0 + tw) * scale)
+                total = weight_sum[rows, cols] + weights
+                target = blended[:, rows, cols]
+                target += (weights / total).astype(np.float32) * (result - target)
+                weight_sum[rows, cols] = total
                 done += 1
                 monitor.report(done / total_tiles)
             final_row = ys[row_index + 1] * scale if row_index + 1 < len(ys) else height * scale
             ready = final_row - strip_origin
-            writer.write_rows(strip_origin, accumulator[:, :ready] / weight_sum[:ready])
+            writer.write_rows(strip_origin, blended[:, :ready])
             keep = strip_height - ready
-            accumulator[:, :keep] = accumulator[:, ready:].copy()
-            accumulator[:, keep:] = 0.0
-            weight_sum[:keep] = weight_sum[ready:].copy()
+            blended[:, :keep] = blended[:, ready:]
+            blended[:, keep:] = 0.0
+            weight_sum[:keep] = weight_sum[ready:]
             weight_sum[keep:] = 0.0
             strip_origin = final_row
     return output_path
