@@ -58,10 +58,10 @@ def main() -> None:
     lines = [
         "## Low-rank denoise on EnMAP Potsdam tiles (issue 2)",
         "",
-        f"- Command: `.venv/bin/python bench/lowrank_enmap.py`",
+        "- Command: `.venv/bin/python bench/lowrank_enmap.py`",
         f"- Data: the {len(rows)} fully covered 32 x 32 x 224 tiles of `../shared/data/enmap_potsdam/images` "
         f"(of {len(tiles)}); i.i.d. Gaussian noise with sigma = {args.sigma * 255:.0f}/255 of each tile's value range, added to the good bands only; bad bands excluded from the scores",
-        f"- Method: `hsi:lowrankdenoise` defaults (automatic rank, Wiener-filtered eigen-images), file to file",
+        "- Method: `hsi:lowrankdenoise` defaults (automatic rank, Wiener-filtered eigen-images), file to file",
         machine_line(),
         "",
         "| tile | rank | MPSNR noisy (dB) | MPSNR denoised (dB) | gain (dB) | SAM noisy (deg) | SAM denoised (deg) | MSSIM denoised | seconds |",

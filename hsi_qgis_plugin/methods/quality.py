@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-import numpy as np
 
 from ..core import metrics
 from ..core.errors import HsiInputError

@@ -132,6 +132,13 @@ class HsiAlgorithm(QgsProcessingAlgorithm):
             "memory_budget_mb": self.parameterAsInt(parameters, P_MEMORY_MB, context),
         }
 
+    def device_options(self, parameters, context) -> Dict[str, Any]:
+        """``device`` and ``threads`` keyword arguments for the torch methods."""
+        return {
+            "device": self.parameterAsString(parameters, P_DEVICE, context),
+            "threads": self.parameterAsInt(parameters, P_THREADS, context),
+        }
+
     def monitor(self, feedback: QgsProcessingFeedback) -> Monitor:
         return Monitor(progress=feedback.setProgress, cancelled=feedback.isCanceled, log=feedback.pushInfo)
 

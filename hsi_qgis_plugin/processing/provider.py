@@ -1,11 +1,11 @@
 """The "Hyperspectral" Processing provider (id ``hsi``)."""
 from __future__ import annotations
 
-from qgis.core import QgsProcessingProvider
+from qgis.core import Qgis, QgsMessageLog, QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from . import settings
-from .algorithms import algorithm_classes
+from .algorithms import TORCH_MISSING, load_algorithm_classes
 from .base import ICON_PATH
 
 
@@ -37,7 +37,11 @@ class HsiProvider(QgsProcessingProvider):
             pass
 
     def loadAlgorithms(self) -> None:
-        for algorithm_class in algorithm_classes():
+        classes, skipped = load_algorithm_classes()
+        if skipped:
+            QgsMessageLog.logMessage(TORCH_MISSING.format(names=", ".join(skipped)), "Hyperspectral",
+                                     Qgis.MessageLevel.Warning)
+        for algorithm_class in classes:
             self.addAlgorithm(algorithm_class())
 
     def supportedOutputRasterLayerExtensions(self) -> list:

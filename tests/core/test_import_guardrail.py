@@ -25,7 +25,8 @@ def python_files(*subpackages: str):
 
 def imported_modules(path: str):
     """(module, level) for every import statement in a file, wherever it is (also inside functions)."""
-    tree = ast.parse(open(path, encoding="utf-8").read(), path)
+    with open(path, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read(), path)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:

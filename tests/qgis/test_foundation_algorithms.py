@@ -11,15 +11,10 @@ from qgis.core import (
     QgsApplication,
     QgsProcessingException,
     QgsProcessingFeedback,
-    QgsProcessingModelAlgorithm,
-    QgsProcessingModelChildAlgorithm,
-    QgsProcessingModelChildParameterSource,
-    QgsProcessingModelOutput,
-    QgsProcessingModelParameter,
-    QgsProcessingParameterRasterLayer,
 )
 
 from hsi_qgis_plugin.core.raster import RasterGrid, raster_info, read_raster, write_raster
+from tests.qgis.modeler import new_model, add_child, model_input, child_output
 
 
 def outputs_in(folder) -> list:
@@ -47,7 +42,7 @@ def test_every_algorithm_has_help_and_stable_upper_case_parameter_ids(hsi_proces
 _STANDARD_TYPES = {
     "raster", "vector", "source", "multilayer", "number", "enum", "boolean", "string", "file", "field",
     "rasterDestination", "vectorDestination", "fileDestination", "folderDestination", "sink", "crs", "extent",
-    "band", "distance", "matrix", "point",
+    "band", "distance", "matrix", "point", "layer",
 }
 
 
@@ -88,13 +83,15 @@ def test_assess_quality_reports_numbers_html_json_and_plot(run_algorithm, scene_
     # sigma = 30/255 of the range gives PSNR = 20 log10(255/30) = 18.6 dB
     assert result["MPSNR"] == pytest.approx(18.59, abs=0.3)
     assert 0 < result["MSSIM"] < 0.9 and result["SAM"] > 1 and result["ERGAS"] > 1 and 0 < result["Q2N"] < 1
-    report = json.load(open(result["OUTPUT_JSON"]))
+    with open(result["OUTPUT_JSON"], encoding="utf-8") as handle:
+        report = json.load(handle)
     assert report["MPSNR"] == pytest.approx(result["MPSNR"])
     source = raster_info(scene_tif)
     assert len(report["PSNR_PER_BAND"]) == source.band_count
     assert report["bands_used"] == int(source.metadata.good_bands.sum())
     assert os.path.exists(str(tmp_path / "q_per_band.png"))
-    assert "q_per_band.png" in open(result["OUTPUT_HTML"]).read()
+    with open(result["OUTPUT_HTML"], encoding="utf-8") as handle:
+        assert "q_per_band.png" in handle.read()
 
 
 def test_lowrank_denoise_through_processing_improves_the_scene(run_algorithm, scene_tif, tmp_path):
@@ -107,48 +104,14 @@ def test_lowrank_denoise_through_processing_improves_the_scene(run_algorithm, sc
     assert quality["MPSNR"] > 18.6 + 8
 
 
-def build_chain_model() -> QgsProcessingModelAlgorithm:
+def build_chain_model():
     """Simulate degradation -> Low-rank denoise -> Assess quality, as a user would draw it in the modeler."""
-    model = QgsProcessingModelAlgorithm("Degrade, denoise and assess", "Hyperspectral tests")
-    model.addModelParameter(QgsProcessingParameterRasterLayer("clean", "Clean"), QgsProcessingModelParameter("clean"))
-    clean = QgsProcessingModelChildParameterSource.fromModelParameter("clean")
-
-    degrade = QgsProcessingModelChildAlgorithm("hsi:simulatedegradation")
-    degrade.setChildId("degrade")
-    degrade.addParameterSources("INPUT", [clean])
-    degrade.addParameterSources("NOISE", [QgsProcessingModelChildParameterSource.fromStaticValue(2)])
-    fill_defaults(degrade)
-    model.addChildAlgorithm(degrade)
-
-    denoise = QgsProcessingModelChildAlgorithm("hsi:lowrankdenoise")
-    denoise.setChildId("denoise")
-    denoise.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromChildOutput("degrade", "OUTPUT")])
-    denoised_output = QgsProcessingModelOutput("denoised")
-    denoised_output.setChildOutputName("OUTPUT")
-    denoise.setModelOutputs({"denoised": denoised_output})
-    fill_defaults(denoise)
-    model.addChildAlgorithm(denoise)
-
-    assess = QgsProcessingModelChildAlgorithm("hsi:assessquality")
-    assess.setChildId("assess")
-    assess.addParameterSources("REFERENCE", [clean])
-    assess.addParameterSources("ESTIMATE", [QgsProcessingModelChildParameterSource.fromChildOutput("denoise", "OUTPUT")])
-    report_output = QgsProcessingModelOutput("report")
-    report_output.setChildOutputName("OUTPUT_HTML")
-    assess.setModelOutputs({"report": report_output})
-    fill_defaults(assess)
-    model.addChildAlgorithm(assess)
+    model = new_model("Degrade, denoise and assess", ["clean"])
+    add_child(model, "degrade", "hsi:simulatedegradation", {"INPUT": model_input("clean"), "NOISE": 2})
+    add_child(model, "denoise", "hsi:lowrankdenoise", {"INPUT": child_output("degrade")}, {"denoised": "OUTPUT"})
+    add_child(model, "assess", "hsi:assessquality",
+              {"REFERENCE": model_input("clean"), "ESTIMATE": child_output("denoise")}, {"report": "OUTPUT_HTML"})
     return model
-
-
-def fill_defaults(child: QgsProcessingModelChildAlgorithm) -> None:
-    """Give every unset, non-destination parameter its default, as the modeler's dialog does."""
-    already_set = set(child.parameterSources().keys())
-    algorithm = QgsApplication.processingRegistry().algorithmById(child.algorithmId())
-    for definition in algorithm.parameterDefinitions():
-        if definition.name() not in already_set and not definition.isDestination():
-            source = QgsProcessingModelChildParameterSource.fromStaticValue(definition.defaultValue())
-            child.addParameterSources(definition.name(), [source])
 
 
 def test_graphical_model_chains_degrade_denoise_assess(hsi_processing, scene_tif, tmp_path):

@@ -3,39 +3,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 
-import pytest
 
 from hsi_qgis_plugin.core.raster import raster_info
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
-
-pytestmark = pytest.mark.skipif(not os.path.exists(QGIS_PROCESS), reason="qgis_process.bin is not installed")
-
-
-@pytest.fixture(scope="module")
-def qgis_process(tmp_path_factory):
-    """Run qgis_process with the plugin enabled in a throw-away profile."""
-    environment = dict(os.environ)
-    environment.update(
-        QT_QPA_PLATFORM="offscreen",
-        QGIS_PLUGINPATH=ROOT,
-        QGIS_CUSTOM_CONFIG_PATH=str(tmp_path_factory.mktemp("qgis_profile")),
-        PATH=os.path.dirname(sys.executable) + os.pathsep + environment.get("PATH", ""),
-    )
-
-    def run(*arguments: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [QGIS_PROCESS, *arguments], env=environment, capture_output=True, text=True, timeout=300
-        )
-
-    enabled = run("plugins", "enable", "hsi_qgis_plugin")
-    assert enabled.returncode == 0, enabled.stdout + enabled.stderr
-    return run
 
 
 def test_qgis_process_lists_the_hyperspectral_provider(qgis_process):
