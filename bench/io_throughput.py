@@ -38,7 +38,7 @@ def make_input(path: str, rows: int, cols: int, bands: int) -> None:
     grid = RasterGrid(cols, rows, (368000.0, 30.0, 0.0, 5810000.0, 0.0, -30.0), "")
     meta = BandMetadata(bands, wavelengths_nm=wavelengths)
     x = np.linspace(0, 6 * np.pi, cols)
-    with GeoTiffWriter(path, grid, bands, meta, block_size=256) as writer:
+    with GeoTiffWriter(path, grid, bands, meta, block_height=256) as writer:
         for y0 in range(0, rows, 128):
             h = min(128, rows - y0)
             y = np.linspace(0, 6 * np.pi, rows)[y0:y0 + h]
@@ -50,8 +50,9 @@ def make_input(path: str, rows: int, cols: int, bands: int) -> None:
             writer.write_rows(y0, strip.astype(np.float32))
 
 
+# peak RSS is the child's VmHWM: getrusage's ru_maxrss would also count the parent's peak (it survives exec)
 IDENTITY_CHILD = """
-import resource, sys, time, json
+import sys, time, json
 sys.path.insert(0, {root!r})
 from hsi_qgis_plugin.core.raster import open_raster, raster_info
 from hsi_qgis_plugin.core.tiling import run_tiled
@@ -60,7 +61,8 @@ start = time.perf_counter()
 run_tiled(open_raster({source!r}), {target!r}, lambda tile, window: tile, info.band_count, info.metadata,
           tile_size=512, overlap=16, memory_budget_mb={budget})
 elapsed = time.perf_counter() - start
-print(json.dumps({{"seconds": elapsed, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({{"seconds": elapsed, "peak_rss_mb": int(hwm.split()[1]) / 1024}}))
 """
 
 

@@ -112,6 +112,8 @@ def open_raster(path: str) -> gdal.Dataset:
         raise HsiInputError(f"GDAL cannot read '{path}': {error}") from error
     if ds is None or ds.RasterCount == 0:
         raise HsiInputError(f"'{path}' is not a raster GDAL can read")
+    if ds.GetDriver().ShortName == "GTiff":  # decode the blocks of one read on all cores
+        ds = gdal.OpenEx(path, gdal.OF_RASTER | gdal.OF_READONLY, open_options=["NUM_THREADS=ALL_CPUS"])
     return ds
 
 
@@ -184,12 +186,15 @@ def valid_pixel_mask(data: np.ndarray, nodata: Optional[float], bad_bands: Optio
     return mask
 
 
-def _creation_options(dtype: np.dtype, block_size: int, estimated_bytes: int) -> list:
+BLOCK_WIDTH = 256
+
+
+def _creation_options(dtype: np.dtype, block_height: int, estimated_bytes: int) -> list:
     predictor = "3" if np.issubdtype(dtype, np.floating) else "2"
     return [
         "TILED=YES",
-        f"BLOCKXSIZE={block_size}",
-        f"BLOCKYSIZE={block_size}",
+        f"BLOCKXSIZE={BLOCK_WIDTH}",  # wide blocks compress faster; their height bounds the writer's buffer
+        f"BLOCKYSIZE={block_height}",
         "INTERLEAVE=BAND",
         "COMPRESS=DEFLATE",
         "ZLEVEL=1",
@@ -215,7 +220,7 @@ class GeoTiffWriter:
         metadata: Optional[BandMetadata] = None,
         dtype=np.float32,
         nodata: Optional[float] = None,
-        block_size: int = 256,
+        block_height: int = 256,
     ) -> None:
         if not path:
             raise HsiInputError("No output file was given")
@@ -226,7 +231,7 @@ class GeoTiffWriter:
         self.grid = grid
         self.band_count = band_count
         self.dtype = np.dtype(dtype)
-        self.block_size = max(16, min(block_size, 512)) // 16 * 16
+        self.block_height = max(16, min(block_height, 512)) // 16 * 16
         self._tmp_path = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.partial.tif")
         estimated = grid.width * grid.height * band_count * self.dtype.itemsize
         driver = gdal.GetDriverByName("GTiff")
@@ -236,7 +241,7 @@ class GeoTiffWriter:
             grid.height,
             band_count,
             _NUMPY_TO_GDAL[self.dtype],
-            options=_creation_options(self.dtype, self.block_size, estimated),
+            options=_creation_options(self.dtype, self.block_height, estimated),
         )
         self._ds.SetGeoTransform(grid.geotransform)
         if grid.crs_wkt:
@@ -262,15 +267,15 @@ class GeoTiffWriter:
         if rows.shape[0] != self.band_count or rows.shape[2] != self.grid.width:
             raise ValueError(f"expected ({self.band_count}, n, {self.grid.width}) rows, got {rows.shape}")
         if self._buffer is None:
-            self._buffer = np.empty((self.band_count, self.block_size, self.grid.width), dtype=self.dtype)
+            self._buffer = np.empty((self.band_count, self.block_height, self.grid.width), dtype=self.dtype)
         taken = 0
         while taken < rows.shape[1]:
-            n = min(rows.shape[1] - taken, self.block_size - self._buffered)
+            n = min(rows.shape[1] - taken, self.block_height - self._buffered)
             self._buffer[:, self._buffered:self._buffered + n] = rows[:, taken:taken + n]
             self._buffered += n
             taken += n
             self._next_row += n
-            if self._buffered == self.block_size or self._next_row == self.grid.height:
+            if self._buffered == self.block_height or self._next_row == self.grid.height:
                 self._flush()
 
     def _flush(self) -> None:

@@ -21,7 +21,6 @@ from .raster import GeoTiffWriter, grid_of, read_window
 MIB = 1024 * 1024
 DEFAULT_MEMORY_BUDGET_MB = 1024
 MIN_GDAL_CACHE_MB = 16
-MAX_GDAL_CACHE_MB = 256
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ class Window:
 class TilePlan:
     tile_size: int
     overlap: int
-    block_size: int
+    block_height: int
     estimated_bytes: int
 
 
@@ -123,9 +122,9 @@ def plan_tiles(
 
 @contextlib.contextmanager
 def bounded_gdal_cache(cache_mb: float) -> Iterator[None]:
-    """Set GDAL's block cache to ``cache_mb`` (within 16..256 MB) for the duration of a run."""
+    """Set GDAL's block cache to ``cache_mb`` for the duration of a run (the writer's blocks pass through it)."""
     previous = gdal.GetCacheMax()
-    gdal.SetCacheMax(int(min(MAX_GDAL_CACHE_MB, max(MIN_GDAL_CACHE_MB, cache_mb)) * MIB))
+    gdal.SetCacheMax(int(cache_mb * MIB))
     try:
         yield
     finally:
@@ -154,14 +153,16 @@ def run_tiled(
     """
     monitor = as_monitor(monitor)
     width, height = source.RasterXSize, source.RasterYSize
-    # GDAL's block cache should hold one row of input blocks, so that overlapping strips do not decompress the
-    # same blocks again; it is reserved inside the budget when that takes at most half of it
+    # the input strip grows by whole rows of source blocks, so every compressed block is decoded exactly once
+    # (GDAL decodes the blocks of one read in parallel) and GDAL's own cache can stay small; a source whose
+    # block rows would take more than a quarter of the budget (one strip for the whole file) is read row-exact
     block_height = source.GetRasterBand(1).GetBlockSize()[1]
-    item_bytes = gdal.GetDataTypeSize(source.GetRasterBand(1).DataType) // 8
-    block_row_mb = 1.1 * source.RasterCount * width * block_height * item_bytes / MIB
-    cache_mb = block_row_mb if block_row_mb <= min(MAX_GDAL_CACHE_MB, memory_budget_mb / 2) else MIN_GDAL_CACHE_MB
+    row_bytes = source.RasterCount * width * 4
+    chunk = block_height if row_bytes * block_height <= memory_budget_mb * MIB / 4 else 1
+    extra_rows_mb = (chunk - 1) * row_bytes / MIB
     plan = plan_tiles(
-        width, source.RasterCount, bands_out, tile_size, overlap, scale, memory_budget_mb, work_factor, cache_mb
+        width, source.RasterCount, bands_out, tile_size, overlap, scale, memory_budget_mb, work_factor,
+        extra_rows_mb + MIN_GDAL_CACHE_MB,
     )
     tile, overlap = plan.tile_size, plan.overlap
     xs, ys = tile_starts(width, tile, overlap), tile_starts(height, tile, overlap)
@@ -176,23 +177,26 @@ def run_tiled(
     total_tiles, done = len(xs) * len(ys), 0
     monitor.log(
         f"Tiled run: {len(xs)} x {len(ys)} tiles of {min(tile, width)} x {min(tile, height)} px, "
-        f"overlap {overlap} px, working set about {plan.estimated_bytes / MIB:.0f} MB + {cache_mb:.0f} MB GDAL cache"
+        f"overlap {overlap} px, working set about {(plan.estimated_bytes / MIB + extra_rows_mb):.0f} MB"
     )
-    with bounded_gdal_cache(cache_mb), GeoTiffWriter(
-        output_path, out_grid, bands_out, metadata_out, dtype, nodata_out, plan.block_size
+    with bounded_gdal_cache(MIN_GDAL_CACHE_MB), GeoTiffWriter(
+        output_path, out_grid, bands_out, metadata_out, dtype, nodata_out, plan.block_height
     ) as writer:
         strip_origin = 0  # output row of blended row 0
-        strip = np.empty((source.RasterCount, min(tile, height), width), dtype=np.float32)
+        strip = np.empty((source.RasterCount, min(height, tile + chunk - 1), width), dtype=np.float32)
         strip_top, strip_rows = 0, 0  # input rows held in ``strip``
         for row_index, y0 in enumerate(ys):
             monitor.check()
             th = min(tile, height - y0)
-            # rolling input strip: keep the rows shared with the previous row of tiles, read only the new ones,
-            # so every input row comes from GDAL once
+            # rolling input strip: drop the rows above this row of tiles, then read whole block rows until the
+            # tiles' last row is in
             kept = max(0, strip_top + strip_rows - y0)
             strip[:, :kept] = strip[:, strip_rows - kept:strip_rows]
-            strip[:, kept:th] = read_window(source, 0, y0 + kept, width, th - kept)
-            strip_top, strip_rows = y0, th
+            strip_top, strip_rows = y0, kept
+            if kept < th:
+                end = min(height, -(-(y0 + th) // chunk) * chunk)
+                strip[:, kept:end - y0] = read_window(source, 0, y0 + kept, width, end - y0 - kept)
+                strip_rows = end - y0
             wy = blend_ramp(th * scale, overlap * scale, row_index > 0, row_index < len(ys) - 1)
             for col_index, x0 in enumerate(xs):
                 monitor.check()
