@@ -41,8 +41,8 @@ def cpu_name() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1024)
-    parser.add_argument("--cols", type=int, default=768)
+    parser.add_argument("--rows", type=int, default=2048)
+    parser.add_argument("--cols", type=int, default=1536)
     parser.add_argument("--bands", type=int, default=120)
     parser.add_argument("--quick", action="store_true", help="a 160 x 160 scene; prints, writes no doc")
     parser.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmarks", "ui_responsiveness.md"))
@@ -152,6 +152,9 @@ def main() -> int:
     print("\n".join(messages))
     if not args.quick:
         write_doc(args, result, classify)
+    canvas.setLayers([])
+    QgsProject.instance().removeAllMapLayers()
+    del canvas  # before exitQgis: a canvas outliving the application crashes its teardown
     app.exitQgis()
     return 0 if job.status == "Finished" else 1
 

@@ -178,11 +178,21 @@ def read_raster(path: str, memory_budget_mb: Optional[float] = None, copies: flo
 
 
 def valid_pixel_mask(data: np.ndarray, nodata: Optional[float], bad_bands: Optional[np.ndarray] = None) -> np.ndarray:
-    """(rows, cols) mask of pixels that are finite and not nodata in every good band."""
-    good = data if bad_bands is None or not np.any(~bad_bands) else data[~bad_bands]
-    mask = np.all(np.isfinite(good), axis=0)
-    if nodata is not None and np.isfinite(nodata):
-        mask &= ~np.any(good == nodata, axis=0)
+    """(rows, cols) mask of pixels that are finite and not nodata in every good band.
+
+    Band by band: no copy of the cube, and short numpy calls, so a worker thread never holds the GIL long
+    enough to stall QGIS's main thread.
+    """
+    bands = range(data.shape[0])
+    if bad_bands is not None and np.any(~bad_bands):
+        bands = np.flatnonzero(~bad_bands)
+    mask = np.ones(data.shape[1:], dtype=bool)
+    check_nodata = nodata is not None and np.isfinite(nodata)
+    for band in bands:
+        values = data[band]
+        mask &= np.isfinite(values)
+        if check_nodata:
+            mask &= values != nodata
     return mask
 
 
@@ -285,16 +295,9 @@ class GeoTiffWriter:
 
     def write_array(self, array: np.ndarray, xoff: int, yoff: int) -> None:
         """Write a (bands, rows, cols) window directly (for small outputs written in one go)."""
+        # WriteArray hands GDAL the array itself (no bytes copy) and releases the GIL while GDAL works
         data = np.ascontiguousarray(array, dtype=self.dtype)
-        self._ds.WriteRaster(
-            xoff,
-            yoff,
-            data.shape[2],
-            data.shape[1],
-            data.tobytes(),
-            buf_type=_NUMPY_TO_GDAL[self.dtype],
-            band_list=list(range(1, self.band_count + 1)),
-        )
+        self._ds.WriteArray(data, xoff=xoff, yoff=yoff, band_list=list(range(1, self.band_count + 1)))
 
     def close(self) -> str:
         """Finish the file and move it into place; returns the destination path."""

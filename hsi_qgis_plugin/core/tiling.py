@@ -21,6 +21,7 @@ from .raster import GeoTiffWriter, grid_of, read_window
 MIB = 1024 * 1024
 DEFAULT_MEMORY_BUDGET_MB = 1024
 MIN_GDAL_CACHE_MB = 16
+MAX_STRIP_MB = 64
 
 
 @dataclass(frozen=True)
@@ -229,8 +230,10 @@ def run_tiled(
 
 
 def iterate_windows(width: int, height: int, bands: int, memory_budget_mb: float) -> Iterator[Window]:
-    """Non-overlapping full-width strips whose float32 data fit in a quarter of the budget (read-only passes)."""
-    rows = int(max(1, min(height, memory_budget_mb * MIB / 4 / max(1, bands * width * 4))))
+    """Non-overlapping full-width strips for read-only passes: float32 data within a quarter of the budget and
+    at most 64 MB, so that no single numpy call on a strip keeps a worker busy (and the GIL held) for long."""
+    strip_mb = min(memory_budget_mb / 4, MAX_STRIP_MB)
+    rows = int(max(1, min(height, strip_mb * MIB / max(1, bands * width * 4))))
     for y in range(0, height, rows):
         yield Window(0, y, width, min(rows, height - y))
 

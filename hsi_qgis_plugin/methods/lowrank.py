@@ -72,11 +72,11 @@ def sample_valid_pixels(
     for i, window in enumerate(windows):
         monitor.check()
         data = read_window(ds, window.x, window.y, window.width, window.height)
-        valid = valid_pixel_mask(data, nodata, ~good_bands).reshape(-1)
-        pixels = data[good_bands].reshape(int(good_bands.sum()), -1)[:, valid]
+        keep = valid_pixel_mask(data, nodata, ~good_bands).reshape(-1)
         if keep_fraction < 1.0:
-            pixels = pixels[:, rng.random(pixels.shape[1]) < keep_fraction]
-        chunks.append(pixels)
+            keep &= rng.random(keep.size) < keep_fraction
+        # gather the kept pixels first, then the good bands: small copies only
+        chunks.append(data.reshape(data.shape[0], -1)[:, np.flatnonzero(keep)][good_bands])
         monitor.report((i + 1) / len(windows))
     sample = np.concatenate(chunks, axis=1) if chunks else np.zeros((int(good_bands.sum()), 0))
     if sample.shape[1] == 0:
