@@ -168,7 +168,7 @@ Command: `flock /tmp/hsi-bench.lock .venv/bin/python bench/ui_responsiveness.py 
 (Qt offscreen platform; the canvas is real and is panned and redrawn every {PAN_MS} ms during the job.)
 
 - Date: {datetime.date.today().isoformat()}
-- Machine: {cpu_name()}, 2 cores (shared), no GPU; torch threads 2
+- Machine: {cpu_name()}, 2 cores, no GPU; torch threads 2
 - Data: {result["scene"]}
 - Job: {result["job"]} through `QgsApplication.taskManager()` via the plugin's `JobRegistry` (`hsi:lowrankdenoise`,
   tile 128); {"the classifier was registered but" if classify_registered else "the few-label classifier was not registered yet, so"} the denoiser is the job measured.
