@@ -190,3 +190,63 @@ def test_an_untrained_network_falls_back_to_bicubic(tmp_path, sample_scene):
     assert fitted.method == "bicubic" and fitted.history.psnr_network_db < fitted.history.psnr_bicubic_db
     superresolve(path, str(tmp_path / "bic.tif"), 2, "bicubic")
     np.testing.assert_array_equal(read_raster(str(tmp_path / "net.tif"))[0], read_raster(str(tmp_path / "bic.tif"))[0])
+
+
+def _beats_bicubic(monkeypatch):
+    """Make the fitted network count as better than bicubic, so the network path runs after a tiny fit."""
+    import hsi_qgis_plugin.methods.superres as superres
+
+    monkeypatch.setattr(superres, "_evaluate", lambda model, pairs, device: (99.0, 1.0))
+
+
+def test_zero_shot_x4_is_a_x2_network_applied_twice(tmp_path, sample_scene, monkeypatch):
+    import hsi_qgis_plugin.methods.superres as superres
+    from hsi_qgis_plugin.core.progress import Monitor
+
+    _beats_bicubic(monkeypatch)
+    scales, factors, progress = [], [], []
+    real_run_tiled, real_fit = superres.run_tiled, superres.fit_network
+    monkeypatch.setattr(superres, "run_tiled", lambda *a, **k: scales.append(k["scale"]) or real_run_tiled(*a, **k))
+    monkeypatch.setattr(superres, "fit_network", lambda w, f, *a, **k: factors.append(f) or real_fit(w, f, *a, **k))
+    data = sample_scene.data.copy()
+    data[:, 5, 7] = -9999.0
+    path = _write(tmp_path / "s.tif", data, sample_scene.wavelengths_nm, sample_scene.bad_bands, nodata=-9999.0)
+    out = str(tmp_path / "s_x4.tif")
+    result = superresolve(path, out, 4, "essa", budget_s=60, max_steps=2, device="cpu", threads=1,
+                          self_ensemble=False, monitor=Monitor(progress=progress.append))
+    assert result.method == "essa" and result.factor == 4 and result.history.steps == 2
+    assert factors == [2] and scales == [2, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.tif", "s_x4.tif"]  # no temporary x2 raster left
+    info, source = raster_info(out), raster_info(path)
+    assert (info.width, info.height) == (source.width * 4, source.height * 4)
+    assert info.grid.geotransform == source.grid.refined(4).geotransform
+    assert info.grid.same_as(source.grid.refined(4))
+    np.testing.assert_allclose(info.metadata.wavelengths_nm, sample_scene.wavelengths_nm)
+    np.testing.assert_array_equal(info.metadata.bad_bands, sample_scene.bad_bands)
+    estimate, _ = read_raster(out)
+    assert (estimate[:, 20:24, 28:32] == -9999.0).all()  # nodata replicated by 4, never invented
+    np.testing.assert_array_equal(estimate[sample_scene.bad_bands], np.repeat(np.repeat(
+        data[sample_scene.bad_bands], 4, axis=1), 4, axis=2))  # bad bands replicated
+    assert np.isfinite(estimate).all() and (np.diff(progress) >= -1e-9).all() and progress[-1] == pytest.approx(100)
+
+
+def test_x4_cascade_removes_its_temporary_raster_on_cancel(tmp_path, sample_scene, monkeypatch):
+    from hsi_qgis_plugin.core.errors import HsiCancelled
+    from hsi_qgis_plugin.core.progress import Monitor
+
+    _beats_bicubic(monkeypatch)
+    path = _write(tmp_path / "s.tif", sample_scene.data, sample_scene.wavelengths_nm, sample_scene.bad_bands)
+    logs = []
+    monitor = Monitor(cancelled=lambda: any("pass 2 of 2" in line for line in logs), log=logs.append)
+    with pytest.raises(HsiCancelled):
+        superresolve(path, str(tmp_path / "s_x4.tif"), 4, "essa", budget_s=60, max_steps=2, device="cpu",
+                     threads=1, self_ensemble=False, monitor=monitor)
+    assert any("pass 1 of 2" in line for line in logs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.tif"]
+
+
+def test_x4_cascade_refuses_scenes_too_small_for_a_x2_fit(tmp_path, sample_scene):
+    small = _write(tmp_path / "small.tif", sample_scene.data[:, :31, :40], sample_scene.wavelengths_nm)
+    with pytest.raises(HsiInputError, match="at least 32 pixels per side.*x4 is learned as x2"):
+        superresolve(small, str(tmp_path / "o.tif"), 4, "essa", budget_s=1, device="cpu")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.tif"]
