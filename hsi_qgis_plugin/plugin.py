@@ -10,6 +10,7 @@ from qgis.PyQt.QtWidgets import QAction, QToolBar
 
 from .processing.base import ICON_PATH
 from .processing.provider import HsiProvider
+from .processing.styling import style_true_colour
 
 MENU = "&Hyperspectral"
 
@@ -61,6 +62,9 @@ class HsiPlugin:
             action.setIcon(QgsApplication.getThemeIcon(icon))
             self._add_action(action)
         self._add_action(self._action("Low-rank denoise the active layer", QIcon(ICON_PATH), self.denoise_active_layer))
+        self._add_action(self._action("Show the active layer in true colour",
+                                      QgsApplication.getThemeIcon("/mActionFullHistogramStretch.svg"),
+                                      self.true_colour_active_layer))
         self._add_action(
             self._action("Hyperspectral settings\u2026", QgsApplication.getThemeIcon("/mActionOptions.svg"),
                          self.show_settings),
@@ -94,11 +98,22 @@ class HsiPlugin:
         name = f"{layer.name()} (low-rank denoised)"
 
         def add(results: dict) -> None:
-            QgsProject.instance().addMapLayer(QgsRasterLayer(results["OUTPUT"], name))
+            denoised = QgsRasterLayer(results["OUTPUT"], name)
+            style_true_colour(denoised)
+            QgsProject.instance().addMapLayer(denoised)
 
         return self.registry.submit_processing(
             "hsi:lowrankdenoise", {"INPUT": layer.source(), "OUTPUT": "TEMPORARY_OUTPUT"}, f"Denoise {layer.name()}", add
         )
+
+    def true_colour_active_layer(self) -> bool:
+        """Display the active hyperspectral layer with its bands nearest 640 / 550 / 470 nm."""
+        layer = self.iface.activeLayer()
+        if isinstance(layer, QgsRasterLayer) and style_true_colour(layer):
+            return True
+        self.notify(Qgis.MessageLevel.Warning, "Hyperspectral",
+                    "True colour needs a raster layer with at least 3 bands and their wavelengths")
+        return False
 
     def show_settings(self) -> None:
         """Device, threads, tile size and memory budget live in the Processing options page."""

@@ -24,6 +24,7 @@ from ..core.errors import HsiCancelled, HsiError, HsiInputError
 from ..core.progress import Monitor
 from ..core.raster import RasterInfo, raster_info, remove_outputs, require_bands
 from . import settings
+from .styling import TrueColourOnLoad
 
 ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "icon.svg")
 
@@ -159,7 +160,7 @@ class HsiAlgorithm(QgsProcessingAlgorithm):
                 parameters[name] = path
                 outputs.append(path)
         try:
-            return self.run_algorithm(parameters, context, feedback)
+            results = self.run_algorithm(parameters, context, feedback)
         except HsiCancelled:
             remove_outputs(*outputs)
             raise QgsProcessingException("Cancelled by the user; no output was written")
@@ -169,3 +170,7 @@ class HsiAlgorithm(QgsProcessingAlgorithm):
         except QgsProcessingException:
             remove_outputs(*outputs)
             raise
+        for path in outputs:  # hyperspectral outputs open in true colour, not bands 1 / 2 / 3
+            if context.willLoadLayerOnCompletion(path):
+                context.layerToLoadOnCompletionDetails(path).setPostProcessor(TrueColourOnLoad.create())
+        return results

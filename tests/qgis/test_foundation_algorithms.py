@@ -208,3 +208,20 @@ def test_temporary_outputs_are_written_where_the_result_says(run_algorithm, scen
     result = run_algorithm("hsi:lowrankdenoise", {"INPUT": scene_tif, "OUTPUT": "TEMPORARY_OUTPUT"})
     assert os.path.exists(result["OUTPUT"])
     assert raster_info(result["OUTPUT"]).grid.same_as(raster_info(scene_tif).grid)
+
+
+def test_outputs_loaded_from_the_toolbox_open_in_true_colour(hsi_processing, scene_tif, sample_scene, tmp_path):
+    from qgis.core import QgsMultiBandColorRenderer, QgsProcessingContext, QgsProject
+
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    output = str(tmp_path / "noisy.tif")
+    hsi_processing.runAndLoadResults("hsi:simulatedegradation", {"INPUT": scene_tif, "NOISE": 1, "OUTPUT": output},
+                                     context=context)
+    layer = next(layer for layer in QgsProject.instance().mapLayers().values() if layer.source() == output)
+    renderer = layer.renderer()
+    assert isinstance(renderer, QgsMultiBandColorRenderer)
+    wavelengths = np.where(sample_scene.bad_bands, np.inf, sample_scene.wavelengths_nm)
+    nearest = tuple(int(np.argmin(abs(wavelengths - target))) + 1 for target in (640, 550, 470))
+    assert (renderer.redBand(), renderer.greenBand(), renderer.blueBand()) == nearest != (1, 2, 3)
+    QgsProject.instance().removeMapLayer(layer.id())

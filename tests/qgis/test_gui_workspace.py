@@ -10,6 +10,7 @@ from qgis.core import (
     QgsApplication,
     QgsCategorizedSymbolRenderer,
     QgsGeometry,
+    QgsMultiBandColorRenderer,
     QgsPointXY,
     QgsProject,
     QgsRasterLayer,
@@ -294,7 +295,19 @@ def test_failed_job_reports_in_the_message_bar(registry, messages):
     assert "bad value" in messages[-1][2] and messages[-1][1] == "broken job"
 
 
-def test_plugin_adds_docks_menu_and_toolbar_and_unloads(qgis_iface, hsi_processing, scene_raster, messages):
+def _true_colour_bands(layer) -> tuple:
+    renderer = layer.renderer()
+    assert isinstance(renderer, QgsMultiBandColorRenderer)
+    return renderer.redBand(), renderer.greenBand(), renderer.blueBand()
+
+
+def _bands_nearest(scene, targets) -> tuple:
+    wavelengths = np.where(scene.bad_bands, np.inf, scene.wavelengths_nm)
+    return tuple(int(np.argmin(np.abs(wavelengths - target))) + 1 for target in targets)
+
+
+def test_plugin_adds_docks_menu_and_toolbar_and_unloads(qgis_iface, hsi_processing, scene_raster, sample_scene,
+                                                        messages):
     import hsi_qgis_plugin
 
     plugin = hsi_qgis_plugin.classFactory(qgis_iface)
@@ -310,6 +323,10 @@ def test_plugin_adds_docks_menu_and_toolbar_and_unloads(qgis_iface, hsi_processi
         assert not plugin.task_panel.isHidden()  # the job panel opens with the job
         assert _wait_until(lambda: QgsProject.instance().mapLayersByName("scene (low-rank denoised)"), 60)
         assert job.status == "Finished" and job.device == "CPU"
+        denoised = QgsProject.instance().mapLayersByName("scene (low-rank denoised)")[0]
+        assert _true_colour_bands(denoised) == _bands_nearest(sample_scene, (640, 550, 470))
+        assert plugin.true_colour_active_layer()
+        assert _true_colour_bands(scene_raster) == _bands_nearest(sample_scene, (640, 550, 470))
     finally:
         plugin.unload()
     assert plugin.actions == [] and plugin.docks == [] and plugin.toolbar is None
