@@ -9,8 +9,9 @@ Training stops at a wall-clock budget. Inference runs tile by tile (core.tiling.
 with blended overlaps. Bad bands and nodata pixels are carried over by pixel replication, never invented.
 
 x4 is fitted as a gradual cascade (ZSSR): one x2 network is fitted on the scene and applied twice, through a
-temporary x2 GeoTIFF beside the output. Learning x2 needs a degraded training image only half as coarse, and
-measured better than fitting x4 directly (docs/benchmarks/superres.md).
+temporary x2 GeoTIFF beside the output. Learning x2 needs a degraded training image only half as coarse. On
+CAVE balloons x4 (bench/superres.py, 100 s) it gave 37.7-38.0 dB against 33.7-34.2 dB for a direct x4 fit
+and 35.04 dB for bicubic.
 """
 from __future__ import annotations
 
@@ -491,7 +492,10 @@ def superresolve(
 ) -> SuperResResult:
     """Super-resolve a raster file by ``factor`` with ``bicubic``, ``essa`` (fit on this scene) or ``model``
     (a model file); the output grid is the input grid refined by the factor. ``self_ensemble`` averages the
-    network over the 8 rotations and flips of each tile (8 times the inference cost, smoother results)."""
+    network over the 8 rotations and flips of each tile (8 times the inference cost, smoother results).
+
+    With ``essa`` at x4, one x2 network is fitted (the scene needs 2 x MIN_LOW_RES_SIDE pixels per side) and
+    applied twice, through a temporary raster beside the output that is removed in every case."""
     import torch
 
     monitor = as_monitor(monitor)
