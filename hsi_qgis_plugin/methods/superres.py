@@ -456,7 +456,7 @@ def _load_for(model_path: str, factor: int, meta: BandMetadata, good: np.ndarray
     from ..models.essa import EssaConfig, EssaSR
 
     state, card = load_model(model_path, TASK)
-    if card.get("factor") != factor:
+    if card.get("factor") != factor and CASCADE.get(factor) != card.get("factor"):
         raise HsiInputError(
             f"'{os.path.basename(model_path)}' super-resolves by x{card.get('factor')}, not x{factor}; "
             f"choose FACTOR {card.get('factor')} or train a x{factor} model"
@@ -495,7 +495,8 @@ def superresolve(
     network over the 8 rotations and flips of each tile (8 times the inference cost, smoother results).
 
     With ``essa`` at x4, one x2 network is fitted (the scene needs 2 x MIN_LOW_RES_SIDE pixels per side) and
-    applied twice, through a temporary raster beside the output that is removed in every case."""
+    applied twice, through a temporary raster beside the output that is removed in every case; a x2 model
+    file serves x4 the same way."""
     import torch
 
     monitor = as_monitor(monitor)
@@ -519,7 +520,8 @@ def superresolve(
         if method == "model":
             monitor.log(choice.message)
             model, card = _load_for(model_path, factor, meta, good, monitor)
-            monitor.log(f"Model '{os.path.basename(model_path)}' ({card.get('preset')}, trained on "
+            step = int(card["factor"])
+            monitor.log(f"Model '{os.path.basename(model_path)}' ({card.get('preset')}, x{step}, trained on "
                         f"{', '.join(card.get('training_data', {}).get('rasters', []))})")
             apply_monitor = monitor.span(0.05, 1.0)
         else:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -148,8 +149,13 @@ def test_model_file_round_trip_on_other_band_counts(tmp_path, sample_scene):
     superresolve(other, out, 2, "model", model_path=model_path, device="cpu")
     estimate, _ = read_raster(out)
     assert estimate.shape == (7, 40, 32) and np.isfinite(estimate).all()
-    with pytest.raises(HsiInputError, match="x2, not x4"):
-        superresolve(other, str(tmp_path / "bad.tif"), 4, "model", model_path=model_path, device="cpu")
+    quadrupled = str(tmp_path / "c_x4.tif")
+    superresolve(other, quadrupled, 4, "model", model_path=model_path, device="cpu")  # the x2 model twice
+    assert read_raster(quadrupled)[0].shape == (7, 80, 64)
+    assert raster_info(quadrupled).grid.same_as(raster_info(other).grid.refined(4))
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".")]  # no temporary x2 raster left
+    with pytest.raises(HsiInputError, match="x2, not x3"):
+        superresolve(other, str(tmp_path / "bad.tif"), 3, "model", model_path=model_path, device="cpu")
 
 
 def test_file_level_errors(tmp_path, sample_scene):
