@@ -116,7 +116,8 @@ def test_compute_layers_never_import_gui_or_qgis(folder):
         for name in files:
             if not name.endswith(".py"):
                 continue
-            tree = ast.parse(open(os.path.join(root, name), encoding="utf-8").read())
+            with open(os.path.join(root, name), encoding="utf-8") as handle:
+                tree = ast.parse(handle.read())
             for node in ast.walk(tree):
                 modules = []
                 if isinstance(node, ast.Import):
