@@ -1,6 +1,7 @@
 """QGIS plugin object: registers the Processing provider (also in qgis_process) and the desktop UI."""
 from __future__ import annotations
 
+import threading
 from typing import List, Optional
 
 from qgis.core import Qgis, QgsApplication, QgsProject, QgsRasterLayer
@@ -8,6 +9,7 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QToolBar
 
+from .core.device import warm_up_imports
 from .processing.base import ICON_PATH
 from .processing.provider import HsiProvider
 from .processing.styling import style_true_colour
@@ -31,6 +33,8 @@ class HsiPlugin:
 
     def initGui(self) -> None:  # noqa: N802
         self.initProcessing()
+        # imports that jobs would otherwise do mid-run stall the canvas (core.device.warm_up_imports)
+        threading.Thread(target=warm_up_imports, name="hsi-import-warm-up", daemon=True).start()
         from .gui.labels import LabelDock
         from .gui.spectra_dock import SpectraDock
         from .gui.task_panel import TaskPanel

@@ -53,3 +53,23 @@ def resolve_device(spec: str = "auto", threads: Optional[int] = None) -> DeviceC
             fallback = "no CUDA GPU is available to PyTorch; "
     message = f"{fallback}running on {cpu_name}" if fallback else f"Running on {cpu_name}"
     return DeviceChoice(torch.device("cpu"), cpu_name, message[0].upper() + message[1:])
+
+
+def warm_up_imports() -> bool:
+    """Import the modules that jobs would otherwise load on first use, so that no job pays for them mid-run.
+
+    The first torch optimizer imports ``torch._dynamo`` (sympy, the inductor config) and the classifier's graph
+    step imports ``scipy.sparse``: imports that hold the GIL for up to 150 ms at a time, enough to freeze the
+    QGIS canvas when they happen in a worker thread (docs/benchmarks/ui_responsiveness_classify.md). The plugin
+    calls this once from a background thread at start-up. Returns False when PyTorch is missing or an import
+    fails (jobs then import what they need themselves).
+    """
+    try:
+        import scipy.sparse  # noqa: F401
+        import torch
+        import torch._dynamo  # noqa: F401
+
+        torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
+    except Exception:  # noqa: BLE001 - a warm-up must never break the plugin
+        return False
+    return True

@@ -119,7 +119,9 @@ def classify_pixels(
     """Fine-tune a copy of the backbone on the labelled pixels and classify every valid pixel.
 
     ``train_index`` indexes the valid pixels, ``train_class`` is 0-based. Returns (probabilities (n, K) after
-    graph refinement when enabled, fine-tuned classifier, embedding statistics).
+    graph refinement when enabled, fine-tuned classifier, embedding statistics). The classifier predicts every
+    pixel only when its probabilities are used: without the graph, or as the graph's prior (``prior_weight``);
+    it is fine-tuned in every case, for the model file that *Apply classifier* runs.
     """
     monitor = as_monitor(monitor)
     embedding, statistics = embed_spectra(pretrained.encoder, pixels.spectra, device,
@@ -131,25 +133,34 @@ def classify_pixels(
                                      steps=options.finetune_steps, seed=options.seed, device=device,
                                      monitor=monitor.span(0.0, 0.6))
     monitor.log(f"LoRA fine-tuning trained {100 * lora_parameter_share(classifier):.0f} % of the classifier's parameters")
-    probabilities, _ = predict_patches(classifier, sampler, len(embedding), device,
-                                              monitor=monitor.span(0.6, 0.85))
+    if options.graph and options.prior_weight == 0:
+        probabilities = np.zeros((len(embedding), classes), dtype=np.float32)
+    else:
+        probabilities, _ = predict_patches(classifier, sampler, len(embedding), device,
+                                           monitor=monitor.span(0.6, 0.85 if options.graph else 1.0))
     if options.graph:
-        monitor.check()
-        probabilities = refine_with_graph(pixels, probabilities, train_index, train_class, options)
+        probabilities = refine_with_graph(pixels, probabilities, train_index, train_class, options,
+                                          monitor.span(0.85 if options.prior_weight else 0.6, 1.0))
     monitor.report(1.0)
     return probabilities.astype(np.float32), classifier, statistics
 
 
 def refine_with_graph(pixels: ScenePixels, probabilities: np.ndarray, train_index: np.ndarray,
-                      train_class: np.ndarray, options: ClassifyOptions) -> np.ndarray:
+                      train_class: np.ndarray, options: ClassifyOptions,
+                      monitor: Optional[Monitor] = None) -> np.ndarray:
     """Label spreading on a kNN + 8-neighbour graph of the spectra's principal components, seeded by the
     labels and ``prior_weight`` times the classifier's probabilities."""
+    monitor = as_monitor(monitor)
     components = principal_components(pixels.spectra, options.graph_components)
-    graph = knn_graph(components, options.graph_neighbours) + spatial_graph(components, pixels.neighbours())
+    graph = knn_graph(components, options.graph_neighbours, monitor.span(0.0, 0.9))
+    graph = graph + spatial_graph(components, pixels.neighbours())
+    monitor.check()
     seeds = options.prior_weight * probabilities
     seeds[train_index] = 0.0
     seeds[train_index, train_class] = 1.0
-    return propagate_labels(graph, seeds)
+    refined = propagate_labels(graph, seeds)
+    monitor.report(1.0)
+    return refined
 
 
 def _pretrained_state(pretrained: Pretrained) -> dict:

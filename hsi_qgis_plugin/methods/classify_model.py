@@ -190,14 +190,21 @@ def principal_components(spectra: np.ndarray, components: int = 30) -> np.ndarra
     return (centred @ vectors[:, order]).astype(np.float32)
 
 
-def knn_graph(features: np.ndarray, k: int = 10, chunk: int = 2048):
+KNN_BLOCK_VALUES = 16 * 2 ** 20  # distances computed at once (64 MB): freeing larger blocks stalls the GIL holder
+
+
+def knn_graph(features: np.ndarray, k: int = 10, monitor: Optional[Monitor] = None):
     """Symmetric sparse kNN graph with Gaussian weights (median neighbour distance as the bandwidth)."""
     from scipy import sparse
 
+    monitor = as_monitor(monitor)
     x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
     norms = (x * x).sum(dim=1)
     distances, neighbours = [], []
+    chunk = max(64, KNN_BLOCK_VALUES // max(1, len(x)))
     for start in range(0, len(x), chunk):
+        monitor.check()
+        monitor.report(start / len(x))
         d2 = norms[start:start + chunk, None] - 2 * x[start:start + chunk] @ x.t() + norms[None, :]
         d2[torch.arange(d2.shape[0]), torch.arange(start, start + d2.shape[0])] = float("inf")
         value, index = torch.topk(d2, min(k, len(x) - 1), dim=1, largest=False)

@@ -1,6 +1,10 @@
 """Device choice: auto/cpu/cuda[:n] with CPU fallback and a message naming the device."""
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -42,3 +46,24 @@ def test_bad_device_strings_are_rejected(spec):
 def test_negative_threads_are_rejected():
     with pytest.raises(HsiInputError, match="thread"):
         resolve_device("cpu", threads=-2)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+WARM_UP = """
+import sys
+{block}
+from hsi_qgis_plugin.core.device import warm_up_imports
+loaded = ("torch._dynamo", "scipy.sparse")
+before = any(name in sys.modules for name in loaded)
+print(before, warm_up_imports(), all(name in sys.modules for name in loaded))
+"""
+
+
+@pytest.mark.parametrize("block, expected", [("", "False True True"),
+                                             ("sys.modules['torch'] = None", "False False False")])
+def test_warm_up_imports_what_jobs_would_load_mid_run(block, expected):
+    """The start-up warm-up loads torch._dynamo and scipy.sparse (so no job stalls the canvas importing them)
+    and is harmless without PyTorch."""
+    result = subprocess.run([sys.executable, "-c", WARM_UP.format(block=block)], capture_output=True, text=True,
+                            check=True, cwd=ROOT)
+    assert result.stdout.split()[-3:] == expected.split()
