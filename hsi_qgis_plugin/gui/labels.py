@@ -28,7 +28,7 @@ from qgis.core import (
     QgsWkbTypes,
 )
 from qgis.gui import QgsDockWidget, QgsMapCanvas, QgsMapLayerComboBox
-from qgis.PyQt.QtCore import QObject, Qt, QUrl, QVariant, pyqtSignal
+from qgis.PyQt.QtCore import QMetaType, QObject, Qt, QUrl, QVariant, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QDesktopServices, QIcon, QPixmap
 from qgis.PyQt.QtWidgets import (
     QColorDialog,
@@ -64,10 +64,19 @@ class LabelClass:
     color: str  # "#rrggbb"
 
 
+def field_type(name: str):
+    """A QgsField type by name ("Int", "String"): QMetaType.Type from QGIS 3.38 on (the only kind QGIS 4 / Qt6
+    accepts), QVariant.Type before."""
+    if Qgis.QGIS_VERSION_INT >= 33800:
+        return getattr(QMetaType.Type, name)
+    return getattr(QVariant.Type, name)
+
+
 def create_labels_layer(crs: QgsCoordinateReferenceSystem, path: Optional[str] = None, name: str = "labels"):
     """A polygon layer with the class fields: temporary (memory) when ``path`` is None, else a GeoPackage."""
     memory = QgsVectorLayer(f"Polygon?crs={crs.authid() or crs.toWkt()}", name, "memory")
-    memory.dataProvider().addAttributes([QgsField(CLASS_FIELD, QVariant.Int), QgsField(NAME_FIELD, QVariant.String)])
+    memory.dataProvider().addAttributes([QgsField(CLASS_FIELD, field_type("Int")),
+                                          QgsField(NAME_FIELD, field_type("String"))])
     memory.updateFields()
     if not path:
         return memory

@@ -42,7 +42,9 @@ class TrainDenoiserAlgorithm(HsiAlgorithm):
 
     def initAlgorithm(self, config=None) -> None:
         self.addParameter(
-            QgsProcessingParameterMultipleLayers(self.INPUTS, "Noisy hyperspectral rasters", QgsProcessing.TypeRaster)
+            QgsProcessingParameterMultipleLayers(
+                self.INPUTS, "Noisy hyperspectral rasters", QgsProcessing.SourceType.TypeRaster
+            )
         )
         self.addParameter(
             QgsProcessingParameterEnum(self.ARCHITECTURE, "Network", options=["HSDT", "MAN"], defaultValue=0)
