@@ -3,11 +3,11 @@ graph refinement, and applying a saved classifier to another scene of the same s
 
 Pipeline: standardised good-band spectra of valid pixels -> SpectralEncoder (INTL on the scene's pixels)
 -> per-pixel embeddings -> LoLA-SpecViT on embedding patches (INTL-pretrained backbone, LoRA fine-tuning
-with a cyclical schedule; this is the model saved for *Apply classifier*) -> on the training scene, label
-spreading on a kNN + 8-neighbour graph of the spectra's leading principal components, seeded by the labels
-(plus ``prior_weight`` times the classifier's probabilities; 0 by default because on the EnMAP Potsdam
-benchmark the prior lowered accuracy, see docs/benchmarks/classify.md). Bad bands and nodata pixels are never used; nodata
-pixels get class 0 (no class).
+with a cyclical schedule; this is the model saved for *Apply classifier*). On the training scene the map comes
+from label spreading on a kNN + 8-neighbour graph of the spectra's leading principal components, seeded by the
+labels plus ``prior_weight`` times a kernel ridge classifier's probabilities on the spectra (the LoLA-SpecViT's
+own probabilities lowered accuracy as a prior, see docs/benchmarks/classify.md). Bad bands and nodata pixels
+are never used; nodata pixels get class 0 (no class).
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from .classify_model import (
     ScenePixels,
     embed_spectra,
     finetune_classifier,
+    kernel_ridge_prior,
     knn_graph,
     lora_parameter_share,
     predict_patches,
@@ -60,7 +61,8 @@ class ClassifyOptions:
     graph: bool = True
     graph_neighbours: int = 10
     graph_components: int = 30
-    prior_weight: float = 0.0
+    prior_weight: float = 0.1
+    kernel_ridge: float = 3.0
     seed: int = 0
 
 
@@ -118,10 +120,10 @@ def classify_pixels(
 ) -> tuple:
     """Fine-tune a copy of the backbone on the labelled pixels and classify every valid pixel.
 
-    ``train_index`` indexes the valid pixels, ``train_class`` is 0-based. Returns (probabilities (n, K) after
-    graph refinement when enabled, fine-tuned classifier, embedding statistics). The classifier predicts every
-    pixel only when its probabilities are used: without the graph, or as the graph's prior (``prior_weight``);
-    it is fine-tuned in every case, for the model file that *Apply classifier* runs.
+    ``train_index`` indexes the valid pixels, ``train_class`` is 0-based. Returns (probabilities (n, K),
+    fine-tuned classifier, embedding statistics). With ``options.graph`` the probabilities come from
+    :func:`refine_with_graph` and the classifier is fine-tuned only for the model file that *Apply classifier*
+    runs; without it, from the classifier.
     """
     monitor = as_monitor(monitor)
     embedding, statistics = embed_spectra(pretrained.encoder, pixels.spectra, device,
@@ -133,29 +135,28 @@ def classify_pixels(
                                      steps=options.finetune_steps, seed=options.seed, device=device,
                                      monitor=monitor.span(0.0, 0.6))
     monitor.log(f"LoRA fine-tuning trained {100 * lora_parameter_share(classifier):.0f} % of the classifier's parameters")
-    if options.graph and options.prior_weight == 0:
-        probabilities = np.zeros((len(embedding), classes), dtype=np.float32)
-    else:
-        probabilities, _ = predict_patches(classifier, sampler, len(embedding), device,
-                                           monitor=monitor.span(0.6, 0.85 if options.graph else 1.0))
     if options.graph:
-        probabilities = refine_with_graph(pixels, probabilities, train_index, train_class, options,
-                                          monitor.span(0.85 if options.prior_weight else 0.6, 1.0))
+        probabilities = refine_with_graph(pixels, train_index, train_class, classes, options, monitor.span(0.6, 1.0))
+    else:
+        probabilities, _ = predict_patches(classifier, sampler, len(embedding), device, monitor=monitor.span(0.6, 1.0))
     monitor.report(1.0)
     return probabilities.astype(np.float32), classifier, statistics
 
 
-def refine_with_graph(pixels: ScenePixels, probabilities: np.ndarray, train_index: np.ndarray,
-                      train_class: np.ndarray, options: ClassifyOptions,
-                      monitor: Optional[Monitor] = None) -> np.ndarray:
+def refine_with_graph(pixels: ScenePixels, train_index: np.ndarray, train_class: np.ndarray, classes: int,
+                      options: ClassifyOptions, monitor: Optional[Monitor] = None) -> np.ndarray:
     """Label spreading on a kNN + 8-neighbour graph of the spectra's principal components, seeded by the
-    labels and ``prior_weight`` times the classifier's probabilities."""
+    labels and ``prior_weight`` times a kernel ridge classifier's probabilities on the spectra."""
     monitor = as_monitor(monitor)
+    seeds = np.zeros((len(pixels.spectra), classes), dtype=np.float32)
+    if options.prior_weight:
+        seeds += options.prior_weight * kernel_ridge_prior(pixels.spectra, train_index, train_class, classes,
+                                                           options.kernel_ridge, seed=options.seed,
+                                                           monitor=monitor.span(0.0, 0.2))
     components = principal_components(pixels.spectra, options.graph_components)
-    graph = knn_graph(components, options.graph_neighbours, monitor.span(0.0, 0.9))
+    graph = knn_graph(components, options.graph_neighbours, monitor.span(0.2, 0.9))
     graph = graph + spatial_graph(components, pixels.neighbours())
     monitor.check()
-    seeds = options.prior_weight * probabilities
     seeds[train_index] = 0.0
     seeds[train_index, train_class] = 1.0
     refined = propagate_labels(graph, seeds)

@@ -231,6 +231,48 @@ def spatial_graph(features: np.ndarray, neighbours: np.ndarray):
     return sparse.csr_matrix((weight, (rows, cols)), shape=(len(neighbours), len(neighbours)))
 
 
+KERNEL_PRIOR_MAX_LABELS = 3000  # labelled pixels the kernel classifier fits at most (stratified by class)
+
+
+def kernel_ridge_prior(features: np.ndarray, train_index: np.ndarray, train_class: np.ndarray, classes: int,
+                       ridge: float = 3.0, sharpness: float = 20.0, seed: int = 0,
+                       monitor: Optional[Monitor] = None) -> np.ndarray:
+    """Class probabilities (n, K) of every pixel from a one-vs-rest RBF kernel ridge classifier on ``features``.
+
+    Targets are +-1 per class, the kernel width follows the features' variance (1 / (d var), scikit-learn's
+    'scale'), scores become probabilities by a softmax with ``sharpness``. Polygon labels can give thousands of
+    pixels: at most ``KERNEL_PRIOR_MAX_LABELS`` are fitted, drawn evenly over the classes.
+    """
+    monitor = as_monitor(monitor)
+    index, target = _stratified_subset(train_index, train_class, KERNEL_PRIOR_MAX_LABELS, seed)
+    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+    gamma = 1.0 / (x.shape[1] * max(float(x.var()), 1e-12))
+    anchors = x[torch.from_numpy(index)]
+    kernel = torch.exp(-gamma * torch.cdist(anchors, anchors).square()).double()
+    one_vs_rest = -torch.ones(len(index), classes, dtype=torch.float64)
+    one_vs_rest[torch.arange(len(index)), torch.from_numpy(target)] = 1.0
+    weights = torch.linalg.solve(kernel + ridge * torch.eye(len(index), dtype=torch.float64), one_vs_rest).float()
+    probabilities = np.empty((len(x), classes), dtype=np.float32)
+    chunk = max(256, KNN_BLOCK_VALUES // max(1, len(index)))
+    for start in range(0, len(x), chunk):
+        monitor.check()
+        block = torch.exp(-gamma * torch.cdist(x[start:start + chunk], anchors).square()) @ weights
+        probabilities[start:start + chunk] = torch.softmax(sharpness * block, dim=1).numpy()
+        monitor.report(min(len(x), start + chunk) / len(x))
+    return probabilities
+
+
+def _stratified_subset(index: np.ndarray, target: np.ndarray, limit: int, seed: int) -> tuple:
+    index, target = np.asarray(index), np.asarray(target, dtype=np.int64)
+    if len(index) <= limit:
+        return index, target
+    rng = np.random.default_rng(seed)
+    present = np.unique(target)
+    keep = np.concatenate([rng.permutation(np.flatnonzero(target == c))[:max(1, limit // len(present))]
+                           for c in present])
+    return index[keep], target[keep]
+
+
 def propagate_labels(graph, seeds: np.ndarray, alpha: float = 0.99, iterations: int = 60) -> np.ndarray:
     """Label spreading (Zhou et al. 2004): F <- α S F + (1 - α) Y, S = D^-1/2 W D^-1/2; rows sum to 1.
 

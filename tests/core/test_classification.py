@@ -13,7 +13,8 @@ from hsi_qgis_plugin.core.errors import HsiInputError
 from hsi_qgis_plugin.core.raster import raster_info, write_raster
 from hsi_qgis_plugin.core.sample_scene import scene_grid
 from hsi_qgis_plugin.methods.classify import ClassifyOptions, apply_classifier, classify_raster
-from hsi_qgis_plugin.methods.classify_model import propagate_labels, scene_pixels, spatial_graph
+from hsi_qgis_plugin.methods import classify_model
+from hsi_qgis_plugin.methods.classify_model import kernel_ridge_prior, propagate_labels, scene_pixels, spatial_graph
 from hsi_qgis_plugin.methods.classify_ssl import intl_loss, iternorm_whiten, trace_loss
 from hsi_qgis_plugin.methods.labels import read_labels
 
@@ -186,6 +187,21 @@ def test_label_spreading_follows_the_graph():
     seeds = np.zeros((6, 2))
     seeds[0, 0] = seeds[5, 1] = 1
     assert propagate_labels(graph, seeds).argmax(axis=1).tolist() == [0, 0, 0, 1, 1, 1]
+
+
+def test_kernel_ridge_prior_separates_spectral_classes(monkeypatch):
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, 600)
+    features = (3 * rng.normal(size=(3, 20))[truth] + rng.normal(size=(600, 20))).astype(np.float32)
+    train = np.concatenate([np.flatnonzero(truth == c)[:5] for c in range(3)])
+    probabilities = kernel_ridge_prior(features, train, truth[train], 3)
+    assert probabilities.shape == (600, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert (probabilities.argmax(axis=1) == truth).mean() > 0.95
+    # polygons can label thousands of pixels: the fit is capped but keeps every class
+    monkeypatch.setattr(classify_model, "KERNEL_PRIOR_MAX_LABELS", 6)
+    capped = kernel_ridge_prior(features, np.arange(600), truth, 3)
+    assert (capped.argmax(axis=1) == truth).mean() > 0.9
 
 
 # --- workflow -----------------------------------------------------------------------------------------------
