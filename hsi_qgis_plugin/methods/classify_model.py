@@ -121,13 +121,15 @@ def finetune_classifier(
     lr_high: float = 3e-3,
     period: int = 50,
     seed: int = 0,
+    batch: int = 128,
     device: Optional[torch.device] = None,
     monitor: Optional[Monitor] = None,
 ) -> LolaSpecViT:
     """Few-label fine-tuning: base weights frozen, LoRA adapters, norms and a new head trained with a
     triangular cyclical learning rate; LoRA strength follows the cycle (0.5 at its low, 1 at its peak).
 
-    ``train_class`` holds 0-based classes; training patches are augmented by flips and rotations.
+    ``train_class`` holds 0-based classes; training patches are augmented by flips and rotations. Each step
+    uses every labelled pixel, or a random ``batch`` of them when there are more (polygon labels).
     """
     monitor = as_monitor(monitor)
     device = device or torch.device("cpu")
@@ -149,12 +151,13 @@ def finetune_classifier(
         for group in optimizer.param_groups:
             group["lr"] = lr
         backbone.set_lora_strength(0.5 + 0.5 * (lr - lr_low) / (lr_high - lr_low))
+        chosen = torch.randperm(len(y_all), generator=generator)[:batch] if len(y_all) > batch else slice(None)
         k = int(torch.randint(0, 4, (1,), generator=generator))
-        x = torch.rot90(x_all, k, dims=(2, 3))
+        x = torch.rot90(x_all[chosen], k, dims=(2, 3))
         if torch.rand(1, generator=generator).item() < 0.5:
             x = x.flip(3)
         x = x + 0.05 * torch.randn(x.shape, generator=generator)
-        loss = loss_fn(backbone(x.to(device)), y_all.to(device))
+        loss = loss_fn(backbone(x.to(device)), y_all[chosen].to(device))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

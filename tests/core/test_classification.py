@@ -14,7 +14,15 @@ from hsi_qgis_plugin.core.raster import raster_info, write_raster
 from hsi_qgis_plugin.core.sample_scene import scene_grid
 from hsi_qgis_plugin.methods.classify import ClassifyOptions, apply_classifier, classify_raster
 from hsi_qgis_plugin.methods import classify_model
-from hsi_qgis_plugin.methods.classify_model import kernel_ridge_prior, propagate_labels, scene_pixels, spatial_graph
+from hsi_qgis_plugin.methods.classify_model import (
+    PatchSampler,
+    finetune_classifier,
+    kernel_ridge_prior,
+    propagate_labels,
+    scene_pixels,
+    spatial_graph,
+)
+from hsi_qgis_plugin.models.lola_specvit import LolaSpecViT
 from hsi_qgis_plugin.methods.classify_ssl import intl_loss, iternorm_whiten, trace_loss
 from hsi_qgis_plugin.methods.labels import read_labels
 
@@ -202,6 +210,20 @@ def test_kernel_ridge_prior_separates_spectral_classes(monkeypatch):
     monkeypatch.setattr(classify_model, "KERNEL_PRIOR_MAX_LABELS", 6)
     capped = kernel_ridge_prior(features, np.arange(600), truth, 3)
     assert (capped.argmax(axis=1) == truth).mean() > 0.9
+
+
+def test_many_labelled_pixels_train_in_minibatches():
+    rng = np.random.default_rng(0)
+    pixels = scene_pixels(rng.normal(size=(8, 40, 50)).astype(np.float32), np.ones((40, 50), bool), np.ones(8, bool))
+    model = LolaSpecViT(8, 2, patch=3)
+    sizes = []
+    model.register_forward_hook(lambda module, args, output: sizes.append(len(args[0])))
+    labelled = np.arange(0, 2000, 2)  # a polygon-sized training set: 1000 pixels
+    finetune_classifier(model, PatchSampler(pixels.spectra, pixels, 3), labelled, labelled % 3, 3, steps=3, batch=64)
+    assert sizes == [64, 64, 64]
+    sizes.clear()
+    finetune_classifier(model, PatchSampler(pixels.spectra, pixels, 3), labelled[:20], labelled[:20] % 3, 3, steps=2)
+    assert sizes == [20, 20]
 
 
 # --- workflow -----------------------------------------------------------------------------------------------
