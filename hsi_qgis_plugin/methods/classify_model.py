@@ -139,7 +139,7 @@ def finetune_classifier(
         parameter.requires_grad_(name.startswith("head") or "lora_" in name or "norm" in name)
     trainable = [p for p in backbone.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=lr_high, weight_decay=1e-3)
-    x_all = sampler(train_index)
+    train_index = np.asarray(train_index)
     y_all = torch.from_numpy(np.asarray(train_class, dtype=np.int64))
     counts = torch.bincount(y_all, minlength=classes).clamp_min(1).float()
     loss_fn = torch.nn.CrossEntropyLoss(weight=(counts.sum() / counts / classes).to(device), label_smoothing=0.1)
@@ -153,7 +153,7 @@ def finetune_classifier(
         backbone.set_lora_strength(0.5 + 0.5 * (lr - lr_low) / (lr_high - lr_low))
         chosen = torch.randperm(len(y_all), generator=generator)[:batch] if len(y_all) > batch else slice(None)
         k = int(torch.randint(0, 4, (1,), generator=generator))
-        x = torch.rot90(x_all[chosen], k, dims=(2, 3))
+        x = torch.rot90(sampler(train_index[chosen]), k, dims=(2, 3))
         if torch.rand(1, generator=generator).item() < 0.5:
             x = x.flip(3)
         x = x + 0.05 * torch.randn(x.shape, generator=generator)
@@ -251,7 +251,11 @@ def kernel_ridge_prior(features: np.ndarray, train_index: np.ndarray, train_clas
     x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
     gamma = 1.0 / (x.shape[1] * max(float(x.var()), 1e-12))
     anchors = x[torch.from_numpy(index)]
-    kernel = torch.exp(-gamma * torch.cdist(anchors, anchors).square()).double()
+
+    def rbf(rows: torch.Tensor) -> torch.Tensor:
+        return torch.exp(-gamma * torch.cdist(rows, anchors).square())
+
+    kernel = rbf(anchors).double()
     one_vs_rest = -torch.ones(len(index), classes, dtype=torch.float64)
     one_vs_rest[torch.arange(len(index)), torch.from_numpy(target)] = 1.0
     weights = torch.linalg.solve(kernel + ridge * torch.eye(len(index), dtype=torch.float64), one_vs_rest).float()
@@ -259,7 +263,7 @@ def kernel_ridge_prior(features: np.ndarray, train_index: np.ndarray, train_clas
     chunk = max(256, KNN_BLOCK_VALUES // max(1, len(index)))
     for start in range(0, len(x), chunk):
         monitor.check()
-        block = torch.exp(-gamma * torch.cdist(x[start:start + chunk], anchors).square()) @ weights
+        block = rbf(x[start:start + chunk]) @ weights
         probabilities[start:start + chunk] = torch.softmax(sharpness * block, dim=1).numpy()
         monitor.report(min(len(x), start + chunk) / len(x))
     return probabilities

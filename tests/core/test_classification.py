@@ -22,9 +22,9 @@ from hsi_qgis_plugin.methods.classify_model import (
     scene_pixels,
     spatial_graph,
 )
-from hsi_qgis_plugin.models.lola_specvit import LolaSpecViT
 from hsi_qgis_plugin.methods.classify_ssl import intl_loss, iternorm_whiten, trace_loss
 from hsi_qgis_plugin.methods.labels import read_labels
+from hsi_qgis_plugin.models.lola_specvit import LolaSpecViT
 
 FAST = ClassifyOptions(encoder_steps=4, backbone_steps=2, finetune_steps=4)
 
