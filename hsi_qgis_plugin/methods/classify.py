@@ -3,11 +3,11 @@ graph refinement, and applying a saved classifier to another scene of the same s
 
 Pipeline: standardised good-band spectra of valid pixels -> SpectralEncoder (INTL on the scene's pixels)
 -> per-pixel embeddings -> LoLA-SpecViT on embedding patches (INTL-pretrained backbone, LoRA fine-tuning
-with a cyclical schedule; this is the model saved for *Apply classifier*). On the training scene the map comes
-from label spreading on a kNN + 8-neighbour graph of the spectra's leading principal components, seeded by the
-labels plus ``prior_weight`` times a kernel ridge classifier's probabilities on the spectra (the LoLA-SpecViT's
-own probabilities lowered accuracy as a prior, see docs/benchmarks/classify.md). Bad bands and nodata pixels
-are never used; nodata pixels get class 0 (no class).
+with a cyclical schedule), and a kernel ridge classifier on the spectra; the model file keeps both for *Apply
+classifier*. On the training scene the map comes from label spreading on a kNN + 8-neighbour graph of the
+spectra's leading principal components, seeded by the labels plus ``prior_weight`` times the kernel ridge
+classifier's probabilities (the LoLA-SpecViT's own probabilities lowered accuracy as a prior, see
+docs/benchmarks/classify.md). Bad bands and nodata pixels are never used; nodata pixels get class 0 (no class).
 """
 from __future__ import annotations
 
@@ -21,17 +21,18 @@ import torch
 
 from ..core.classification_metrics import accuracy_summary, confusion_matrix
 from ..core.device import resolve_device
+from ..core.errors import HsiInputError
 from ..core.model_file import check_compatibility, load_model, save_model
 from ..core.progress import Monitor, as_monitor
 from ..core.raster import RasterInfo, read_raster, remove_outputs, valid_pixel_mask
 from ..models.lola_specvit import LolaSpecViT
 from ..models.spectral_encoder import SpectralEncoder
 from .classify_model import (
+    KernelRidgeClassifier,
     PatchSampler,
     ScenePixels,
     embed_spectra,
     finetune_classifier,
-    kernel_ridge_prior,
     knn_graph,
     lora_parameter_share,
     predict_patches,
@@ -46,6 +47,7 @@ from .labels import ClassInfo, LabelImage, read_labels
 
 PRETRAINED_TASK = "pretrained_encoder"
 CLASSIFIER_TASK = "classification"
+APPLY_CLASSIFIERS = ("kernel", "lola")  # the order of the Processing CLASSIFIER choices
 ARCHITECTURE = "SpectralEncoder+LolaSpecViT"
 
 
@@ -118,12 +120,13 @@ def classify_pixels(
     device: torch.device,
     monitor: Optional[Monitor] = None,
 ) -> tuple:
-    """Fine-tune a copy of the backbone on the labelled pixels and classify every valid pixel.
+    """Fine-tune a copy of the backbone and fit a kernel ridge classifier on the labelled pixels, and
+    classify every valid pixel.
 
     ``train_index`` indexes the valid pixels, ``train_class`` is 0-based. Returns (probabilities (n, K),
-    fine-tuned classifier, embedding statistics). With ``options.graph`` the probabilities come from
-    :func:`refine_with_graph` and the classifier is fine-tuned only for the model file that *Apply classifier*
-    runs; without it, from the classifier.
+    fine-tuned LoLA-SpecViT, kernel ridge classifier, embedding statistics). With ``options.graph`` the
+    probabilities come from :func:`refine_with_graph`, seeded by the kernel classifier, and both classifiers
+    are kept for the model file that *Apply classifier* runs; without it, from the LoLA-SpecViT.
     """
     monitor = as_monitor(monitor)
     embedding, statistics = embed_spectra(pretrained.encoder, pixels.spectra, device,
@@ -135,26 +138,29 @@ def classify_pixels(
                                      steps=options.finetune_steps, seed=options.seed, device=device,
                                      monitor=monitor.span(0.0, 0.6))
     monitor.log(f"LoRA fine-tuning trained {100 * lora_parameter_share(classifier):.0f} % of the classifier's parameters")
+    kernel = KernelRidgeClassifier.fit(pixels.spectra, train_index, train_class, classes, options.kernel_ridge,
+                                       seed=options.seed)
     if options.graph:
-        probabilities = refine_with_graph(pixels, train_index, train_class, classes, options, monitor.span(0.6, 1.0))
+        prior = kernel.predict(pixels.spectra, monitor.span(0.6, 0.7)) if options.prior_weight else None
+        probabilities = refine_with_graph(pixels, train_index, train_class, classes, options, prior,
+                                          monitor.span(0.7, 1.0))
     else:
         probabilities, _ = predict_patches(classifier, sampler, len(embedding), device, monitor=monitor.span(0.6, 1.0))
     monitor.report(1.0)
-    return probabilities.astype(np.float32), classifier, statistics
+    return probabilities.astype(np.float32), classifier, kernel, statistics
 
 
 def refine_with_graph(pixels: ScenePixels, train_index: np.ndarray, train_class: np.ndarray, classes: int,
-                      options: ClassifyOptions, monitor: Optional[Monitor] = None) -> np.ndarray:
+                      options: ClassifyOptions, prior: Optional[np.ndarray] = None,
+                      monitor: Optional[Monitor] = None) -> np.ndarray:
     """Label spreading on a kNN + 8-neighbour graph of the spectra's principal components, seeded by the
-    labels and ``prior_weight`` times a kernel ridge classifier's probabilities on the spectra."""
+    labels and ``options.prior_weight`` times ``prior`` (n, K) class probabilities where given."""
     monitor = as_monitor(monitor)
     seeds = np.zeros((len(pixels.spectra), classes), dtype=np.float32)
-    if options.prior_weight:
-        seeds += options.prior_weight * kernel_ridge_prior(pixels.spectra, train_index, train_class, classes,
-                                                           options.kernel_ridge, seed=options.seed,
-                                                           monitor=monitor.span(0.0, 0.2))
+    if prior is not None:
+        seeds += options.prior_weight * prior
     components = principal_components(pixels.spectra, options.graph_components)
-    graph = knn_graph(components, options.graph_neighbours, monitor.span(0.2, 0.9))
+    graph = knn_graph(components, options.graph_neighbours, monitor.span(0.0, 0.9))
     graph = graph + spatial_graph(components, pixels.neighbours())
     monitor.check()
     seeds[train_index] = 0.0
@@ -196,9 +202,9 @@ def _load_pretrained(path: str, info: RasterInfo, device: torch.device) -> Pretr
     check_compatibility(card, info.band_count, info.metadata.wavelengths_nm, "The pretrained encoder")
     preset = card["preset"]
     encoder = SpectralEncoder(preset["embed_dim"]).to(device)
-    encoder.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("encoder.")})
+    encoder.load_state_dict(_prefixed(state, "encoder."))
     backbone = LolaSpecViT(preset["embed_dim"], 2, patch=preset["patch"]).to(device)
-    backbone.load_state_dict({k[9:]: v for k, v in state.items() if k.startswith("backbone.")})
+    backbone.load_state_dict(_prefixed(state, "backbone."))
     norm = card["normalisation"]
     return Pretrained(encoder.eval(), backbone.eval(), np.array(norm["band_mean"]), np.array(norm["band_std"]),
                       (np.array(norm["embedding_mean"]), np.array(norm["embedding_std"])), 0.0, card)
@@ -310,7 +316,7 @@ def classify_raster(
         train_class = np.array([position[v] for v in on_valid[train_index]], dtype=np.int64)
         monitor.log("Training pixels per class: " + ", ".join(f"{c.name}: {int((on_valid == c.value).sum())}"
                                                                for c in classes))
-        probabilities, classifier, statistics = classify_pixels(
+        probabilities, classifier, kernel, statistics = classify_pixels(
             pixels, pretrained, train_index, train_class, len(classes), options, choice.device,
             monitor.span(0.55, 0.95),
         )
@@ -339,12 +345,14 @@ def classify_raster(
                 "training_data": card["training_data"] + f"; {len(train_index)} labelled pixels from "
                                                          f"{os.path.basename(labels_path)}",
                 "label_counts": counts,
+                "kernel_classifier": kernel.card(),
                 "training_time_s": round(seconds, 2),
                 "metrics": summary or {"note": "no validation labels were given"},
                 "device": choice.name,
             })
             state = {f"encoder.{k}": v for k, v in pretrained.encoder.state_dict().items()}
             state.update({f"classifier.{k}": v for k, v in classifier.state_dict().items()})
+            state.update({f"kernel.{k}": v for k, v in kernel.state().items()})
             save_model(model_path, state, card)
         monitor.report(1.0)
         return ClassifyResult(class_map, classes, summary, counts, seconds, labels.warnings)
@@ -373,14 +381,22 @@ def apply_classifier(
     output_path: str,
     confidence_path: Optional[str] = None,
     probabilities_path: Optional[str] = None,
+    classifier: str = "kernel",
     device: str = "auto",
     threads: Optional[int] = None,
     memory_budget_mb: Optional[float] = None,
     monitor: Optional[Monitor] = None,
 ) -> np.ndarray:
-    """Run a classifier saved by :func:`classify_raster` on another raster of the same sensor."""
+    """Run a classifier saved by :func:`classify_raster` on another raster of the same sensor.
+
+    ``classifier``: "kernel", the kernel ridge classifier on the spectra (far more accurate on other scenes,
+    see docs/benchmarks/classify.md), or "lola", the LoLA-SpecViT on INTL embedding patches. Model files
+    written before the kernel classifier was saved fall back to the LoLA-SpecViT, with a warning.
+    """
     monitor = as_monitor(monitor)
     try:
+        if classifier not in APPLY_CLASSIFIERS:
+            raise HsiInputError(f"Unknown classifier '{classifier}'; choose one of {', '.join(APPLY_CLASSIFIERS)}")
         choice = resolve_device(device, threads)
         monitor.log(choice.message)
         state, card = load_model(model_path, CLASSIFIER_TASK)
@@ -393,15 +409,19 @@ def apply_classifier(
         pixels = scene_pixels(data, valid, good, np.array(norm["band_mean"]), np.array(norm["band_std"]))
         del data
         classes = [ClassInfo(c["value"], c["name"], tuple(c["color"])) for c in card["classes"]]
-        encoder = SpectralEncoder(preset["embed_dim"]).to(choice.device)
-        encoder.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("encoder.")})
-        classifier = LolaSpecViT(preset["embed_dim"], len(classes), patch=preset["patch"]).to(choice.device)
-        classifier.load_state_dict({k[11:]: v for k, v in state.items() if k.startswith("classifier.")})
+        if classifier == "kernel" and "kernel_classifier" not in card:
+            monitor.log("Warning: this model file has no kernel classifier (it was written by an older version of "
+                        "the plugin); using its LoLA-SpecViT")
+            classifier = "lola"
         monitor.check()
-        embedding, _ = embed_spectra(encoder, pixels.spectra, choice.device,
-                                     statistics=(norm["embedding_mean"], norm["embedding_std"]))
-        probabilities, _ = predict_patches(classifier, PatchSampler(embedding, pixels, preset["patch"]),
-                                           len(embedding), choice.device, monitor=monitor.span(0.1, 0.9))
+        if classifier == "kernel":
+            kernel = KernelRidgeClassifier.from_saved(_prefixed(state, "kernel."), card["kernel_classifier"])
+            probabilities = kernel.predict(pixels.spectra, monitor.span(0.1, 0.9))
+            monitor.log(f"Kernel ridge classifier on the spectra ({len(kernel.anchors)} training pixels)")
+        else:
+            probabilities = _lola_probabilities(state, norm, preset, pixels, len(classes), choice.device,
+                                                monitor.span(0.1, 0.9))
+            monitor.log("LoLA-SpecViT on INTL embedding patches")
         class_map = np.zeros(pixels.shape, dtype=np.int32)
         class_map[pixels.valid] = np.array([c.value for c in classes])[probabilities.argmax(axis=1)]
         _write_maps(class_map, probabilities, pixels, info, classes, output_path, confidence_path, probabilities_path)
@@ -411,6 +431,23 @@ def apply_classifier(
         remove_outputs(output_path, confidence_path, probabilities_path)
         _remove_style(output_path)
         raise
+
+
+def _prefixed(state: dict, prefix: str) -> dict:
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def _lola_probabilities(state: dict, norm: dict, preset: dict, pixels: ScenePixels, classes: int,
+                        device: torch.device, monitor: Monitor) -> np.ndarray:
+    encoder = SpectralEncoder(preset["embed_dim"]).to(device)
+    encoder.load_state_dict(_prefixed(state, "encoder."))
+    classifier = LolaSpecViT(preset["embed_dim"], classes, patch=preset["patch"]).to(device)
+    classifier.load_state_dict(_prefixed(state, "classifier."))
+    embedding, _ = embed_spectra(encoder, pixels.spectra, device,
+                                 statistics=(norm["embedding_mean"], norm["embedding_std"]))
+    probabilities, _ = predict_patches(classifier, PatchSampler(embedding, pixels, preset["patch"]),
+                                       len(embedding), device, monitor=monitor)
+    return probabilities
 
 
 def _remove_style(output_path: Optional[str]) -> None:

@@ -237,36 +237,62 @@ def spatial_graph(features: np.ndarray, neighbours: np.ndarray):
 KERNEL_PRIOR_MAX_LABELS = 3000  # labelled pixels the kernel classifier fits at most (stratified by class)
 
 
-def kernel_ridge_prior(features: np.ndarray, train_index: np.ndarray, train_class: np.ndarray, classes: int,
-                       ridge: float = 3.0, sharpness: float = 20.0, seed: int = 0,
-                       monitor: Optional[Monitor] = None) -> np.ndarray:
-    """Class probabilities (n, K) of every pixel from a one-vs-rest RBF kernel ridge classifier on ``features``.
+@dataclass
+class KernelRidgeClassifier:
+    """One-vs-rest RBF kernel ridge classifier on per-pixel features (the standardised good-band spectra).
 
-    Targets are +-1 per class, the kernel width follows the features' variance (1 / (d var), scikit-learn's
-    'scale'), scores become probabilities by a softmax with ``sharpness``. Polygon labels can give thousands of
-    pixels: at most ``KERNEL_PRIOR_MAX_LABELS`` are fitted, drawn evenly over the classes.
+    ``anchors`` (m, d) are the fitted labelled pixels, ``weights`` (m, K) the dual coefficients; scores become
+    probabilities by a softmax with ``sharpness``. Saved in the classifier's model file, so *Apply classifier*
+    can run it on another scene standardised with the training scene's statistics.
     """
-    monitor = as_monitor(monitor)
-    index, target = _stratified_subset(train_index, train_class, KERNEL_PRIOR_MAX_LABELS, seed)
-    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
-    gamma = 1.0 / (x.shape[1] * max(float(x.var()), 1e-12))
-    anchors = x[torch.from_numpy(index)]
 
-    def rbf(rows: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-gamma * torch.cdist(rows, anchors).square())
+    anchors: torch.Tensor
+    weights: torch.Tensor
+    gamma: float
+    sharpness: float = 20.0
 
-    kernel = rbf(anchors).double()
-    one_vs_rest = -torch.ones(len(index), classes, dtype=torch.float64)
-    one_vs_rest[torch.arange(len(index)), torch.from_numpy(target)] = 1.0
-    weights = torch.linalg.solve(kernel + ridge * torch.eye(len(index), dtype=torch.float64), one_vs_rest).float()
-    probabilities = np.empty((len(x), classes), dtype=np.float32)
-    chunk = max(256, KNN_BLOCK_VALUES // max(1, len(index)))
-    for start in range(0, len(x), chunk):
-        monitor.check()
-        block = rbf(x[start:start + chunk]) @ weights
-        probabilities[start:start + chunk] = torch.softmax(sharpness * block, dim=1).numpy()
-        monitor.report(min(len(x), start + chunk) / len(x))
-    return probabilities
+    @classmethod
+    def fit(cls, features: np.ndarray, train_index: np.ndarray, train_class: np.ndarray, classes: int,
+            ridge: float = 3.0, sharpness: float = 20.0, seed: int = 0) -> "KernelRidgeClassifier":
+        """Targets are +-1 per class; the kernel width follows the variance of all ``features`` (1 / (d var),
+        scikit-learn's 'scale'). Polygon labels can give thousands of pixels: at most
+        ``KERNEL_PRIOR_MAX_LABELS`` are fitted, drawn evenly over the classes."""
+        index, target = _stratified_subset(train_index, train_class, KERNEL_PRIOR_MAX_LABELS, seed)
+        gamma = 1.0 / (features.shape[1] * max(float(features.var(dtype=np.float64)), 1e-12))
+        anchors = torch.from_numpy(np.ascontiguousarray(features[index], dtype=np.float32))
+        model = cls(anchors, torch.empty(0), gamma, sharpness)
+        kernel = model._rbf(anchors).double()
+        one_vs_rest = -torch.ones(len(index), classes, dtype=torch.float64)
+        one_vs_rest[torch.arange(len(index)), torch.from_numpy(target)] = 1.0
+        system = kernel + ridge * torch.eye(len(index), dtype=torch.float64)
+        model.weights = torch.linalg.solve(system, one_vs_rest).float()
+        return model
+
+    def _rbf(self, rows: torch.Tensor) -> torch.Tensor:
+        return torch.exp(-self.gamma * torch.cdist(rows, self.anchors).square())
+
+    def predict(self, features: np.ndarray, monitor: Optional[Monitor] = None) -> np.ndarray:
+        """Class probabilities (n, K), computed in blocks of at most 64 MB of kernel values."""
+        monitor = as_monitor(monitor)
+        x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+        probabilities = np.empty((len(x), self.weights.shape[1]), dtype=np.float32)
+        chunk = max(256, KNN_BLOCK_VALUES // max(1, len(self.anchors)))
+        for start in range(0, len(x), chunk):
+            monitor.check()
+            block = self._rbf(x[start:start + chunk]) @ self.weights
+            probabilities[start:start + chunk] = torch.softmax(self.sharpness * block, dim=1).numpy()
+            monitor.report(min(len(x), start + chunk) / len(x))
+        return probabilities
+
+    def state(self) -> dict:
+        return {"anchors": self.anchors, "weights": self.weights}
+
+    def card(self) -> dict:
+        return {"gamma": self.gamma, "sharpness": self.sharpness, "fitted_pixels": len(self.anchors)}
+
+    @classmethod
+    def from_saved(cls, state: dict, card: dict) -> "KernelRidgeClassifier":
+        return cls(state["anchors"].float(), state["weights"].float(), float(card["gamma"]), float(card["sharpness"]))
 
 
 def _stratified_subset(index: np.ndarray, target: np.ndarray, limit: int, seed: int) -> tuple:

@@ -49,7 +49,8 @@ class ClassifyFewLabelsAlgorithm(HsiAlgorithm):
         "Outputs: class raster (colour table, class names and a .qml style, so the legend shows at once), "
         "confidence (top class probability), optional per-class probabilities, an HTML + JSON report (accuracy, "
         "confusion matrix, per-class precision/recall/F1 when VALIDATION labels are given; label counts; run "
-        "time) and optionally the trained classifier for 'Apply classifier' (the graph step is not part of it). "
+        "time) and optionally the trained classifiers for 'Apply classifier': the kernel ridge classifier and the "
+        "LoLA-SpecViT (the graph step needs labels on the scene, so it is not part of the model file). "
         "Nodata pixels get class 0; bad bands are not used."
     )
 

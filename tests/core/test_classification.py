@@ -10,14 +10,16 @@ from osgeo import gdal, ogr, osr
 
 from hsi_qgis_plugin.core.classification_metrics import accuracy_summary, confusion_matrix
 from hsi_qgis_plugin.core.errors import HsiInputError
+from hsi_qgis_plugin.core.model_file import load_model, save_model
+from hsi_qgis_plugin.core.progress import Monitor
 from hsi_qgis_plugin.core.raster import raster_info, write_raster
 from hsi_qgis_plugin.core.sample_scene import scene_grid
 from hsi_qgis_plugin.methods.classify import ClassifyOptions, apply_classifier, classify_raster
 from hsi_qgis_plugin.methods import classify_model
 from hsi_qgis_plugin.methods.classify_model import (
+    KernelRidgeClassifier,
     PatchSampler,
     finetune_classifier,
-    kernel_ridge_prior,
     propagate_labels,
     scene_pixels,
     spatial_graph,
@@ -197,19 +199,19 @@ def test_label_spreading_follows_the_graph():
     assert propagate_labels(graph, seeds).argmax(axis=1).tolist() == [0, 0, 0, 1, 1, 1]
 
 
-def test_kernel_ridge_prior_separates_spectral_classes(monkeypatch):
+def test_kernel_ridge_classifier_separates_spectral_classes(monkeypatch):
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 3, 600)
     features = (3 * rng.normal(size=(3, 20))[truth] + rng.normal(size=(600, 20))).astype(np.float32)
     train = np.concatenate([np.flatnonzero(truth == c)[:5] for c in range(3)])
-    probabilities = kernel_ridge_prior(features, train, truth[train], 3)
+    probabilities = KernelRidgeClassifier.fit(features, train, truth[train], 3).predict(features)
     assert probabilities.shape == (600, 3)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     assert (probabilities.argmax(axis=1) == truth).mean() > 0.95
     # polygons can label thousands of pixels: the fit is capped but keeps every class
     monkeypatch.setattr(classify_model, "KERNEL_PRIOR_MAX_LABELS", 6)
-    capped = kernel_ridge_prior(features, np.arange(600), truth, 3)
-    assert (capped.argmax(axis=1) == truth).mean() > 0.9
+    capped = KernelRidgeClassifier.fit(features, np.arange(600), truth, 3)
+    assert len(capped.anchors) == 6 and (capped.predict(features).argmax(axis=1) == truth).mean() > 0.9
 
 
 def test_many_labelled_pixels_train_in_minibatches():
@@ -276,7 +278,7 @@ def test_report_confidence_and_probabilities(trained, sample_scene):
 
 
 def test_apply_classifier_on_a_second_raster_and_band_mismatch(trained, tmp_path, sample_scene):
-    _, paths, _ = trained
+    result, paths, _ = trained
     second = str(tmp_path / "second.tif")
     info = raster_info(paths["map.tif"])
     data = sample_scene.data[:, ::-1].copy()  # another scene of the same sensor: the image flipped
@@ -289,11 +291,35 @@ def test_apply_classifier_on_a_second_raster_and_band_mismatch(trained, tmp_path
     applied = gdal.Open(out)
     assert applied.GetRasterBand(1).GetColorTable() is not None and applied.GetGeoTransform() == info.grid.geotransform
     assert class_map.shape == sample_scene.class_map.shape and (class_map > 0).all()
+    value_of = {c.name: c.value for c in result.classes}
+    truth = np.array([value_of[name] for name in sample_scene.class_names])[sample_scene.class_map[::-1] - 1]
+    assert (class_map == truth).mean() > 0.8  # the default: the kernel classifier on the spectra
+    lola_map = apply_classifier(second, paths["model.safetensors"], str(tmp_path / "lola.tif"), classifier="lola",
+                                device="cpu")
+    assert (lola_map != class_map).any() and (lola_map > 0).all()
     fewer = str(tmp_path / "fewer.tif")
     write_raster(fewer, data[:20].astype(np.float32), info.grid)
     with pytest.raises(HsiInputError, match="trained on 24 bands but the raster has 20"):
         apply_classifier(fewer, paths["model.safetensors"], str(tmp_path / "never.tif"), device="cpu")
     assert not os.path.exists(tmp_path / "never.tif")
+
+
+def test_apply_classifier_choices_and_older_model_files(trained, tmp_path, scene_tif):
+    _, paths, _ = trained
+    with pytest.raises(HsiInputError, match="Unknown classifier 'svm'"):
+        apply_classifier(scene_tif, paths["model.safetensors"], str(tmp_path / "never.tif"), classifier="svm")
+    assert not os.path.exists(tmp_path / "never.tif")
+    state, card = load_model(paths["model.safetensors"])
+    older = str(tmp_path / "older.safetensors")  # written before the kernel classifier was saved
+    del card["kernel_classifier"]
+    save_model(older, {k: v for k, v in state.items() if not k.startswith("kernel.")}, card)
+    messages = []
+    fallback = apply_classifier(scene_tif, older, str(tmp_path / "fallback.tif"), device="cpu",
+                                monitor=Monitor(log=messages.append))
+    lola = apply_classifier(scene_tif, paths["model.safetensors"], str(tmp_path / "lola.tif"), classifier="lola",
+                            device="cpu")
+    assert any("no kernel classifier" in m for m in messages)
+    np.testing.assert_array_equal(fallback, lola)
 
 
 def test_one_class_labels_leave_no_output(tmp_path, sample_scene, scene_tif):

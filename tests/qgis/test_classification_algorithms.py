@@ -62,6 +62,12 @@ def test_pretrain_classify_and_apply(run_algorithm, tmp_path, scene_tif, sample_
         "DEVICE": "cpu",
     })
     assert gdal.Open(applied["OUTPUT"]).GetRasterBand(1).GetColorTable() is not None
+    lola = run_algorithm("hsi:applyclassifier", {
+        "INPUT": scene_tif, "MODEL_FILE": result["OUTPUT_MODEL"], "CLASSIFIER": 1,
+        "OUTPUT": str(tmp_path / "applied_lola.tif"), "DEVICE": "cpu",
+    })
+    # CLASSIFIER picks which of the model file's two classifiers runs
+    assert (gdal.Open(lola["OUTPUT"]).ReadAsArray() != gdal.Open(applied["OUTPUT"]).ReadAsArray()).any()
 
 
 def test_one_class_labels_fail_without_output(run_algorithm, tmp_path, scene_tif, sample_scene):
