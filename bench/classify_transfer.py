@@ -14,11 +14,8 @@ standardised spectra (C = 1, gamma = 'scale', and grid-searched) and 1-NN.
 from __future__ import annotations
 
 import argparse
-import datetime
 import glob
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from classify import DATA, baselines, scores, write_results  # noqa: E402
+from classify import DATA, baselines, draw, machine_line, scores, write_results  # noqa: E402
 from hsi_qgis_plugin.core.raster import read_raster, valid_pixel_mask, write_raster  # noqa: E402
 from hsi_qgis_plugin.methods.classify import apply_classifier, classify_raster, pretrain_raster  # noqa: E402
 
@@ -92,11 +89,11 @@ def main() -> None:
         pretrain_seconds = time.perf_counter() - start
         for n in args.counts:
             for seed in range(args.seeds):
-                rng = np.random.default_rng(seed)
-                train = np.concatenate([rng.choice(np.flatnonzero(north_labels == c), n, replace=False)
-                                        for c in range(1, classes + 1)])
+                train, _ = draw(north_labels, n, seed)
+                drawn = np.zeros(len(north_labels), dtype=np.uint8)
+                drawn[train] = north_labels[train]
                 label_image = np.zeros(north_valid.shape, dtype=np.uint8)
-                label_image[np.nonzero(north_valid)[0][train], np.nonzero(north_valid)[1][train]] = north_labels[train]
+                label_image[north_valid] = drawn
                 label_path = os.path.join(folder, "train.tif")
                 write_raster(label_path, label_image[np.newaxis], north_grid, nodata=0)
                 model = os.path.join(folder, "model.safetensors")
@@ -110,7 +107,7 @@ def main() -> None:
                     class_map = apply_classifier(scenes["south"][0], model, os.path.join(folder, "south_map.tif"),
                                                  classifier=choice, device="cpu")
                     predictions[name] = (class_map[south_valid] - 1, train_seconds + time.perf_counter() - start)
-                predictions.update(baselines_on(north_x, south_x, train, north_labels - 1, seed))
+                predictions.update(baselines(north_x[train], north_labels[train] - 1, south_x, seed))
                 for name, (predicted, seconds) in predictions.items():
                     results.setdefault((name, n), []).append(
                         scores(south_labels[tested] - 1, predicted[tested], classes) + (seconds,))
@@ -120,15 +117,7 @@ def main() -> None:
     write_markdown(args, results, pretrain_seconds, south_labels[tested], north_labels)
 
 
-def baselines_on(train_x: np.ndarray, apply_x: np.ndarray, train: np.ndarray, y: np.ndarray, seed: int) -> dict:
-    """The benchmark baselines fitted on the training scene's draw, predicting the other scene."""
-    return {name: (predicted[len(train_x):], seconds) for name, (predicted, seconds) in
-            baselines(np.concatenate([train_x, apply_x]), train, np.concatenate([y, -np.ones(len(apply_x), int)]),
-                      seed).items()}
-
-
 def write_markdown(args, results: dict, pretrain_seconds: float, tested: np.ndarray, north: np.ndarray) -> None:
-    lscpu = subprocess.run("lscpu | grep 'Model name'", shell=True, capture_output=True, text=True).stdout
     counts = lambda labels: ", ".join(f"{c}: {int((labels == c).sum())}" for c in range(1, 7))  # noqa: E731
     lines = [
         "# Apply classifier on other tiles of the sensor (EnMAP Potsdam)", "",
@@ -140,8 +129,7 @@ def write_markdown(args, results: dict, pretrain_seconds: float, tested: np.ndar
         f"{100 * np.bincount(tested).max() / len(tested):.1f} %).", "",
         f"Protocol: n labelled pixels per class drawn at random in the northern tiles ({args.seeds} seeds, the "
         "same draws for every method). Mean +- std over the seeds.", "",
-        f"Machine: {lscpu.split(':', 1)[-1].strip()}; 2 cores, torch threads 2; Python {platform.python_version()}; "
-        f"date {datetime.date.today().isoformat()}.", "",
+        machine_line(), "",
         f"Self-supervised pretraining on the northern tiles (once): {pretrain_seconds:.1f} s. Times are per draw: "
         "for ours, *Classify with few labels* on the northern tiles (map and model file) plus *Apply classifier* "
         "on the southern tiles; for the baselines, fitting and predicting.", "",

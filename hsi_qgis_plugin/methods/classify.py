@@ -171,9 +171,8 @@ def refine_with_graph(pixels: ScenePixels, train_index: np.ndarray, train_class:
 
 
 def _pretrained_state(pretrained: Pretrained) -> dict:
-    state = {f"encoder.{k}": v for k, v in pretrained.encoder.state_dict().items()}
-    state.update({f"backbone.{k}": v for k, v in pretrained.backbone.state_dict().items()})
-    return state
+    return {**_with_prefix(pretrained.encoder.state_dict(), "encoder."),
+            **_with_prefix(pretrained.backbone.state_dict(), "backbone.")}
 
 
 def _normalisation(pretrained: Pretrained) -> dict:
@@ -350,9 +349,8 @@ def classify_raster(
                 "metrics": summary or {"note": "no validation labels were given"},
                 "device": choice.name,
             })
-            state = {f"encoder.{k}": v for k, v in pretrained.encoder.state_dict().items()}
-            state.update({f"classifier.{k}": v for k, v in classifier.state_dict().items()})
-            state.update({f"kernel.{k}": v for k, v in kernel.state().items()})
+            state = {**_with_prefix(pretrained.encoder.state_dict(), "encoder."),
+                     **_with_prefix(classifier.state_dict(), "classifier."), **_with_prefix(kernel.state(), "kernel.")}
             save_model(model_path, state, card)
         monitor.report(1.0)
         return ClassifyResult(class_map, classes, summary, counts, seconds, labels.warnings)
@@ -431,6 +429,11 @@ def apply_classifier(
         remove_outputs(output_path, confidence_path, probabilities_path)
         _remove_style(output_path)
         raise
+
+
+def _with_prefix(state: dict, prefix: str) -> dict:
+    """One part's weights as model-file entries ``prefix + name``; :func:`_prefixed` reads them back."""
+    return {prefix + k: v for k, v in state.items()}
 
 
 def _prefixed(state: dict, prefix: str) -> dict:

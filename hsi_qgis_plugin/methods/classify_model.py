@@ -260,16 +260,10 @@ class KernelRidgeClassifier:
         index, target = _stratified_subset(train_index, train_class, KERNEL_PRIOR_MAX_LABELS, seed)
         gamma = 1.0 / (features.shape[1] * max(float(features.var(dtype=np.float64)), 1e-12))
         anchors = torch.from_numpy(np.ascontiguousarray(features[index], dtype=np.float32))
-        model = cls(anchors, torch.empty(0), gamma, sharpness)
-        kernel = model._rbf(anchors).double()
         one_vs_rest = -torch.ones(len(index), classes, dtype=torch.float64)
         one_vs_rest[torch.arange(len(index)), torch.from_numpy(target)] = 1.0
-        system = kernel + ridge * torch.eye(len(index), dtype=torch.float64)
-        model.weights = torch.linalg.solve(system, one_vs_rest).float()
-        return model
-
-    def _rbf(self, rows: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-self.gamma * torch.cdist(rows, self.anchors).square())
+        system = _rbf(anchors, anchors, gamma).double() + ridge * torch.eye(len(index), dtype=torch.float64)
+        return cls(anchors, torch.linalg.solve(system, one_vs_rest).float(), gamma, sharpness)
 
     def predict(self, features: np.ndarray, monitor: Optional[Monitor] = None) -> np.ndarray:
         """Class probabilities (n, K), computed in blocks of at most 64 MB of kernel values."""
@@ -279,7 +273,7 @@ class KernelRidgeClassifier:
         chunk = max(256, KNN_BLOCK_VALUES // max(1, len(self.anchors)))
         for start in range(0, len(x), chunk):
             monitor.check()
-            block = self._rbf(x[start:start + chunk]) @ self.weights
+            block = _rbf(x[start:start + chunk], self.anchors, self.gamma) @ self.weights
             probabilities[start:start + chunk] = torch.softmax(self.sharpness * block, dim=1).numpy()
             monitor.report(min(len(x), start + chunk) / len(x))
         return probabilities
@@ -293,6 +287,10 @@ class KernelRidgeClassifier:
     @classmethod
     def from_saved(cls, state: dict, card: dict) -> "KernelRidgeClassifier":
         return cls(state["anchors"].float(), state["weights"].float(), float(card["gamma"]), float(card["sharpness"]))
+
+
+def _rbf(rows: torch.Tensor, anchors: torch.Tensor, gamma: float) -> torch.Tensor:
+    return torch.exp(-gamma * torch.cdist(rows, anchors).square())
 
 
 def _stratified_subset(index: np.ndarray, target: np.ndarray, limit: int, seed: int) -> tuple:
