@@ -5,9 +5,9 @@ Pipeline: standardised good-band spectra of valid pixels -> SpectralEncoder (INT
 -> per-pixel embeddings -> LoLA-SpecViT on embedding patches (INTL-pretrained backbone, LoRA fine-tuning
 with a cyclical schedule), and a kernel ridge classifier on the spectra; the model file keeps both for *Apply
 classifier*. On the training scene the map comes from label spreading on a kNN + 8-neighbour graph of the
-spectra's leading principal components, seeded by the labels plus ``prior_weight`` times the kernel ridge
-classifier's probabilities (the LoLA-SpecViT's own probabilities lowered accuracy as a prior, see
-docs/benchmarks/classify.md). Bad bands and nodata pixels are never used; nodata pixels get class 0 (no class).
+spectra's leading principal components: the labels' spread posterior times the kernel ridge classifier's
+spread probabilities (product of experts; an additive prior let the kernel override the graph, and the
+LoLA-SpecViT's own probabilities lowered accuracy, see docs/benchmarks/classify.md). Bad bands and nodata pixels are never used; nodata pixels get class 0 (no class).
 """
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ PRETRAINED_TASK = "pretrained_encoder"
 CLASSIFIER_TASK = "classification"
 APPLY_CLASSIFIERS = ("kernel", "lola")  # the order of the Processing CLASSIFIER choices
 ARCHITECTURE = "SpectralEncoder+LolaSpecViT"
+POSTERIOR_FLOOR = 1e-9  # keeps a class the graph never reached decidable by the prior
 
 
 @dataclass
@@ -63,7 +64,7 @@ class ClassifyOptions:
     graph: bool = True
     graph_neighbours: int = 10
     graph_components: int = 30
-    prior_weight: float = 0.1
+    kernel_prior: bool = True
     kernel_ridge: float = 3.0
     seed: int = 0
 
@@ -141,7 +142,7 @@ def classify_pixels(
     kernel = KernelRidgeClassifier.fit(pixels.spectra, train_index, train_class, classes, options.kernel_ridge,
                                        seed=options.seed)
     if options.graph:
-        prior = kernel.predict(pixels.spectra, monitor.span(0.6, 0.7)) if options.prior_weight else None
+        prior = kernel.predict(pixels.spectra, monitor.span(0.6, 0.7)) if options.kernel_prior else None
         probabilities = refine_with_graph(pixels, train_index, train_class, classes, options, prior,
                                           monitor.span(0.7, 1.0))
     else:
@@ -153,19 +154,23 @@ def classify_pixels(
 def refine_with_graph(pixels: ScenePixels, train_index: np.ndarray, train_class: np.ndarray, classes: int,
                       options: ClassifyOptions, prior: Optional[np.ndarray] = None,
                       monitor: Optional[Monitor] = None) -> np.ndarray:
-    """Label spreading on a kNN + 8-neighbour graph of the spectra's principal components, seeded by the
-    labels and ``options.prior_weight`` times ``prior`` (n, K) class probabilities where given."""
+    """Label spreading on a kNN + 8-neighbour graph of the spectra's principal components (n, K).
+
+    With ``prior`` (n, K) class probabilities, the result is the product of two experts spread on the same
+    graph: the labels' posterior and the prior's, renormalised. The graph decides where the labels reach
+    clearly, the prior where they do not, and neither overrides the other by sheer mass.
+    """
     monitor = as_monitor(monitor)
-    seeds = np.zeros((len(pixels.spectra), classes), dtype=np.float32)
-    if prior is not None:
-        seeds += options.prior_weight * prior
     components = principal_components(pixels.spectra, options.graph_components)
     graph = knn_graph(components, options.graph_neighbours, monitor.span(0.0, 0.9))
     graph = graph + spatial_graph(components, pixels.neighbours())
     monitor.check()
-    seeds[train_index] = 0.0
+    seeds = np.zeros((len(pixels.spectra), classes), dtype=np.float32)
     seeds[train_index, train_class] = 1.0
     refined = propagate_labels(graph, seeds)
+    if prior is not None:
+        refined = (refined + POSTERIOR_FLOOR) * (propagate_labels(graph, prior) + POSTERIOR_FLOOR)
+        refined /= refined.sum(axis=1, keepdims=True)
     monitor.report(1.0)
     return refined
 

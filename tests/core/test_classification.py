@@ -14,7 +14,7 @@ from hsi_qgis_plugin.core.model_file import load_model, save_model
 from hsi_qgis_plugin.core.progress import Monitor
 from hsi_qgis_plugin.core.raster import raster_info, write_raster
 from hsi_qgis_plugin.core.sample_scene import scene_grid
-from hsi_qgis_plugin.methods.classify import ClassifyOptions, apply_classifier, classify_raster
+from hsi_qgis_plugin.methods.classify import ClassifyOptions, apply_classifier, classify_raster, refine_with_graph
 from hsi_qgis_plugin.methods import classify_model
 from hsi_qgis_plugin.methods.classify_model import (
     KernelRidgeClassifier,
@@ -197,6 +197,21 @@ def test_label_spreading_follows_the_graph():
     seeds = np.zeros((6, 2))
     seeds[0, 0] = seeds[5, 1] = 1
     assert propagate_labels(graph, seeds).argmax(axis=1).tolist() == [0, 0, 0, 1, 1, 1]
+
+
+def test_graph_and_prior_each_decide_where_the_other_is_unsure():
+    # a chain 0..6 labelled at both ends: the middle pixel is a tie for the graph (0.57 at the ends), so the prior
+    # decides it; a mild prior for class 1 everywhere does not override the graph next to the class 0 label
+    valid = np.ones((1, 7), dtype=bool)
+    pixels = scene_pixels(np.arange(7, dtype=np.float32)[None, None], valid, np.array([True]))
+    options = ClassifyOptions(graph_components=1, graph_neighbours=2)
+    train, train_class = np.array([0, 6]), np.array([0, 1])
+    labels_only = refine_with_graph(pixels, train, train_class, 2, options)
+    np.testing.assert_allclose(labels_only[3], [0.5, 0.5], atol=1e-6)
+    prior = np.tile(np.float32([0.48, 0.52]), (7, 1))
+    refined = refine_with_graph(pixels, train, train_class, 2, options, prior)
+    np.testing.assert_allclose(refined.sum(axis=1), 1.0, atol=1e-9)
+    assert refined.argmax(axis=1).tolist() == [0, 0, 0, 1, 1, 1, 1]
 
 
 def test_kernel_ridge_classifier_separates_spectral_classes(monkeypatch):
