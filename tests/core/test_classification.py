@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -271,7 +272,7 @@ def test_class_raster_has_colour_table_names_and_qml(trained, sample_scene):
     for c in result.classes:
         assert names[c.value] == c.name
         assert table.GetColorEntry(c.value)[:3] == tuple(c.color)
-    qml = open(os.path.splitext(paths["map.tif"])[0] + ".qml", encoding="utf-8").read()
+    qml = Path(os.path.splitext(paths["map.tif"])[0] + ".qml").read_text(encoding="utf-8")
     assert 'type="paletted"' in qml
     assert all(f'label="{c.name}"' in qml for c in result.classes)
     values = np.unique(band.ReadAsArray())
@@ -282,7 +283,7 @@ def test_report_confidence_and_probabilities(trained, sample_scene):
     result, paths, folder = trained
     assert result.summary is not None and 0 <= result.summary["overall_accuracy"] <= 1
     assert result.label_counts == {name: 5 for name in sample_scene.class_names}
-    report = open(paths["report.html"], encoding="utf-8").read()
+    report = Path(paths["report.html"]).read_text(encoding="utf-8")
     assert "Overall accuracy" in report and os.path.exists(folder / "report_confusion.png")
     assert os.path.exists(folder / "report.json")
     probabilities = gdal.Open(paths["prob.tif"]).ReadAsArray()

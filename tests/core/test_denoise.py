@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,7 +129,7 @@ def test_model_file_round_trip_and_clear_errors(clean_scene, tmp_path):
                 "training_time_s", "metrics"):
         assert key in stored
     assert stored["band_count"] == 31 and stored["architecture"] == "man"
-    assert json.load(open(os.path.splitext(model_path)[0] + ".json"))["preset"] == "small"
+    assert json.loads(Path(os.path.splitext(model_path)[0] + ".json").read_text())["preset"] == "small"
     reference = build_model("man", "small").state_dict()
     assert set(state) == set(reference)
     out_path = str(tmp_path / "applied.tif")
