@@ -4,11 +4,11 @@ Protocol: n = 5, 10, 20 labelled pixels per class drawn at random from labels.vr
 draws for every method, tested on all other labelled pixels; OA, AA and kappa as mean +- std over the seeds.
 Methods: the plugin's pipeline as hsi:classifyfewlabels runs it (INTL-pretrained spectral encoder +
 LoRA-fine-tuned LoLA-SpecViT for the model file; the map: the labels and a kernel ridge classifier's
-probabilities each spread on the pixel graph, multiplied), its parts alone (the LoLA-SpecViT classifier; the graph seeded by the
-labels only; the kernel ridge classifier), and the baselines Random Forest (500 trees), SVM-RBF on standardised
-spectra (C = 1, gamma = 'scale'; and with C and gamma chosen by a 3-fold grid search) and 1-NN, all on per-pixel
-good-band spectra. Pretraining runs once per benchmark (the plugin would run it once per scene) and is timed
-separately.
+probabilities each spread on the pixel graph, multiplied), its parts alone (the LoLA-SpecViT classifier; the
+graph seeded by the labels only; the kernel ridge classifier), and the baselines Random Forest (500 trees),
+SVM-RBF on standardised spectra (C = 1, gamma = 'scale'; and with C and gamma chosen by a 3-fold grid search) and
+1-NN, all on per-pixel good-band spectra. Pretraining runs once per benchmark (the plugin would run it once per
+scene) and is timed separately.
 
 ``--scene samson`` runs the same protocol on a second, unlike scene: Samson (95 x 95, 156 bands), labelled by its
 ground-truth abundances (rock, tree, water: the largest abundance where it is at least 0.6), so that defaults tuned

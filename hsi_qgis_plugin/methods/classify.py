@@ -7,7 +7,8 @@ with a cyclical schedule), and a kernel ridge classifier on the spectra; the mod
 classifier*. On the training scene the map comes from label spreading on a kNN + 8-neighbour graph of the
 spectra's leading principal components: the labels' spread posterior times the kernel ridge classifier's
 spread probabilities (product of experts; an additive prior let the kernel override the graph, and the
-LoLA-SpecViT's own probabilities lowered accuracy, see docs/benchmarks/classify.md). Bad bands and nodata pixels are never used; nodata pixels get class 0 (no class).
+LoLA-SpecViT's own probabilities lowered accuracy, see docs/benchmarks/classify.md). Bad bands and nodata
+pixels are never used; nodata pixels get class 0 (no class).
 """
 from __future__ import annotations
 
