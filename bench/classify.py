@@ -38,13 +38,13 @@ sys.path.insert(0, ROOT)
 from hsi_qgis_plugin.core.classification_metrics import accuracy_summary, confusion_matrix  # noqa: E402
 from hsi_qgis_plugin.core.progress import Monitor  # noqa: E402
 from hsi_qgis_plugin.core.raster import read_raster, valid_pixel_mask  # noqa: E402
-from hsi_qgis_plugin.methods.classify import (  # noqa: E402
+from hsi_qgis_plugin.methods.classify.workflow import (  # noqa: E402
     ClassifyOptions,
     classify_pixels,
     pretrain_on_pixels,
     refine_with_graph,
 )
-from hsi_qgis_plugin.methods.classify_model import scene_pixels  # noqa: E402
+from hsi_qgis_plugin.methods.classify.model import scene_pixels  # noqa: E402
 
 SHARED_DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
 DATA = os.path.join(SHARED_DATA, "enmap_potsdam")

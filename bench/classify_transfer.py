@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from classify import DATA, baselines, draw, machine_line, scores, write_results  # noqa: E402
 from hsi_qgis_plugin.core.raster import read_raster, valid_pixel_mask, write_raster  # noqa: E402
-from hsi_qgis_plugin.methods.classify import apply_classifier, classify_raster, pretrain_raster  # noqa: E402
+from hsi_qgis_plugin.methods.classify.workflow import apply_classifier, classify_raster, pretrain_raster  # noqa: E402
 
 SOUTH_FROM_ROW = 128  # mosaic rows from here on form the scene the model is applied to
 CLASSIFIERS = {"kernel": "Ours, Apply classifier: kernel ridge on the spectra (default)",

@@ -82,7 +82,7 @@ def run_project(method: str, noisy, folder: str, budget: float, preset: str):
     import numpy as np
 
     from hsi_qgis_plugin.core.raster import RasterGrid, read_raster, write_raster
-    from hsi_qgis_plugin.methods.denoise import denoise_raster
+    from hsi_qgis_plugin.methods.denoise.workflow import denoise_raster
 
     grid = RasterGrid(noisy.shape[2], noisy.shape[1], (0.0, 1.0, 0.0, 0.0, 0.0, -1.0), "")
     source = os.path.join(folder, "noisy.tif")
@@ -91,7 +91,7 @@ def run_project(method: str, noisy, folder: str, budget: float, preset: str):
     start = time.perf_counter()
     result = denoise_raster(source, output, method, preset=preset, device="cpu", time_budget_s=budget, tile_size=256)
     seconds = time.perf_counter() - start
-    from hsi_qgis_plugin.methods.denoise_classical import STRIPE_MIN_OFFSET
+    from hsi_qgis_plugin.methods.denoise.classical import STRIPE_MIN_OFFSET
 
     extra = {"rank": result.rank, "stripe_k": STRIPE_MIN_OFFSET}
     if result.training is not None:
@@ -102,12 +102,12 @@ def run_project(method: str, noisy, folder: str, budget: float, preset: str):
 def run_baseline(method: str, noisy, folder: str):
     import numpy as np
 
-    from hsi_qgis_plugin.methods.denoise_classical import back_project, fit_scene_subspace, project
+    from hsi_qgis_plugin.methods.denoise.classical import back_project, fit_scene_subspace, project
 
     job = os.path.join(folder, f"{method}.npz")
     start = time.perf_counter()
     if method == "bm4d":
-        from hsi_qgis_plugin.methods.subspace import estimate_noise_std
+        from hsi_qgis_plugin.methods.denoise.subspace import estimate_noise_std
 
         sigma = float(np.median(estimate_noise_std(noisy.reshape(noisy.shape[0], -1))))
         np.savez(job, kind="bm4d", noisy=noisy.astype(np.float64), sigma=sigma)

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 
 from hsi_qgis_plugin.core import degradation, metrics  # noqa: E402
 from hsi_qgis_plugin.core.raster import read_raster, valid_pixel_mask, write_raster  # noqa: E402
-from hsi_qgis_plugin.methods.lowrank import lowrank_denoise  # noqa: E402
+from hsi_qgis_plugin.methods.denoise.lowrank import lowrank_denoise  # noqa: E402
 
 DATA = os.path.join(SHARED_DATA, "enmap_potsdam", "images")
 

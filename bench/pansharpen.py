@@ -36,8 +36,8 @@ from hsi_qgis_plugin.core.degradation import simulate_pan, wald_degrade  # noqa:
 from hsi_qgis_plugin.core.mtf import wald_offset  # noqa: E402
 from hsi_qgis_plugin.core.pansharpening_metrics import hqnr, reduced_resolution  # noqa: E402
 from hsi_qgis_plugin.core.raster import read_raster  # noqa: E402
-from hsi_qgis_plugin.methods.pansharpen import classical_pansharpen, glp_hpm  # noqa: E402
-from hsi_qgis_plugin.methods.pansharpen_pnn import PnnSettings, zero_shot_pansharpen  # noqa: E402
+from hsi_qgis_plugin.methods.pansharpen.classical import classical_pansharpen, glp_hpm  # noqa: E402
+from hsi_qgis_plugin.methods.pansharpen.training import PnnSettings, zero_shot_pansharpen  # noqa: E402
 
 RATIO = 4
 GAIN = 0.3

@@ -3,7 +3,7 @@ a model file trained on the other scenes.
 
 Each scene (CAVE balloons, Samson, an EnMAP Potsdam crop from ../shared/data) is cropped to a multiple of 4,
 downsampled by the factor with antialiased bicubic (torch, as in the issue's reference numbers), written as
-a GeoTIFF, and super-resolved back by hsi_qgis_plugin.methods.superres.superresolve (the same code path as
+a GeoTIFF, and super-resolved back by hsi_qgis_plugin.methods.superres.workflow.superresolve (the same code path as
 the Processing algorithm, tiling included). PSNR, SSIM and SAM are measured against the original on the
 good bands; wall time covers training and inference on 2 CPU threads.
 
@@ -31,7 +31,7 @@ from hsi_qgis_plugin.core.errors import HsiInputError  # noqa: E402
 from hsi_qgis_plugin.core.metadata import BandMetadata  # noqa: E402
 from hsi_qgis_plugin.core.metrics import assess  # noqa: E402
 from hsi_qgis_plugin.core.raster import RasterGrid, read_raster, write_raster  # noqa: E402
-from hsi_qgis_plugin.methods.superres import degrade, superresolve, train_superres_model  # noqa: E402
+from hsi_qgis_plugin.methods.superres.workflow import degrade, superresolve, train_superres_model  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
 SCENES = {

@@ -19,7 +19,7 @@ from qgis.PyQt.QtCore import QTimer
 from qgis.utils import iface, loadPlugin, plugins, startPlugin
 
 from hsi_qgis_plugin.core.sample_scene import make_sample_scene, write_sample_scene
-from hsi_qgis_plugin.methods.lowrank import lowrank_denoise
+from hsi_qgis_plugin.methods.denoise.lowrank import lowrank_denoise
 
 NAME = "hsi_qgis_plugin"
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))) if "__file__" in globals()

@@ -46,7 +46,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.raster import raster_info
-from ..methods.spectra import pixel_of
+from ..methods.spectra.workflow import pixel_of
 from .map_tools import PointTool, PolygonTool, ToolButtons
 from .tasks import JobRegistry
 

@@ -30,7 +30,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.errors import HsiError
-from ..methods.spectra import (
+from ..methods.spectra.workflow import (
     PREVIEW_METHODS,
     Spectrum,
     pixel_spectrum,

@@ -124,7 +124,7 @@ class GroupBranch(nn.Module):
 class EssaSR(nn.Module):
     """Super-resolution by ``config.factor`` for any band count: (B, C, h, w) -> (B, C, h*s, w*s).
 
-    Inputs are expected normalised (zero-mean bands, unit global spread); see methods/superres.py.
+    Inputs are expected normalised (zero-mean bands, unit global spread); see methods/superres/workflow.py.
     """
 
     def __init__(self, config: EssaConfig) -> None:

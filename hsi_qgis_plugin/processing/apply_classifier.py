@@ -8,7 +8,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..methods.classify import APPLY_CLASSIFIERS, apply_classifier
+from ..methods.classify.workflow import APPLY_CLASSIFIERS, apply_classifier
 from .base import P_MEMORY_MB, HsiAlgorithm
 
 CLASSIFIER_LABELS = (  # APPLY_CLASSIFIERS order

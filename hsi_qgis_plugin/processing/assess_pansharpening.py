@@ -9,7 +9,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..methods.pansharpen_io import assess_pansharpening
+from ..methods.pansharpen.workflow import assess_pansharpening
 from .base import P_MEMORY_MB, HsiAlgorithm
 from .pansharpen import SENSORS
 from . import settings

@@ -9,7 +9,7 @@ from qgis.core import (
 )
 
 from ..core.errors import HsiInputError
-from ..methods.quality import SCALARS, assess_quality
+from ..methods.quality.workflow import SCALARS, assess_quality
 from .base import P_MEMORY_MB, HsiAlgorithm
 
 OUTPUT_LABELS = {

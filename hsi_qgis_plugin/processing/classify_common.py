@@ -4,7 +4,7 @@ from __future__ import annotations
 from qgis.core import QgsProcessingParameterNumber, QgsRasterLayer
 
 from ..core.errors import HsiInputError
-from ..methods.classify import ClassifyOptions
+from ..methods.classify.workflow import ClassifyOptions
 
 P_ENCODER_STEPS = "ENCODER_STEPS"
 P_BACKBONE_STEPS = "BACKBONE_STEPS"

@@ -12,7 +12,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..methods.classify import classify_raster
+from ..methods.classify.workflow import classify_raster
 from .base import P_MEMORY_MB, P_SEED, HsiAlgorithm
 from .classify_common import add_training_parameters, label_source, training_options
 

@@ -10,7 +10,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..methods.denoise import METHODS, PRESETS, denoise_raster
+from ..methods.denoise.workflow import METHODS, PRESETS, denoise_raster
 from .base import P_SEED, HsiAlgorithm
 
 METHOD_LABELS = (

@@ -8,7 +8,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..methods.lowrank import lowrank_denoise
+from ..methods.denoise.lowrank import lowrank_denoise
 from .base import HsiAlgorithm
 
 

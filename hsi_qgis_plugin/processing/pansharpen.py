@@ -11,9 +11,9 @@ from qgis.core import (
 )
 
 from ..core.device import resolve_device
-from ..methods.pansharpen import SENSOR_MTF_GAINS
-from ..methods.pansharpen_io import ALL_METHOD_NAMES, METHODS, pansharpen_rasters
-from ..methods.pansharpen_pnn import PnnSettings
+from ..methods.pansharpen.classical import SENSOR_MTF_GAINS
+from ..methods.pansharpen.workflow import ALL_METHOD_NAMES, METHODS, pansharpen_rasters
+from ..methods.pansharpen.training import PnnSettings
 from . import settings
 from .base import P_MEMORY_MB, P_SEED, HsiAlgorithm
 

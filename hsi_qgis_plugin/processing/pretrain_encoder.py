@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessingParameterFileDestination, QgsProcessingParameterRasterLayer
 
-from ..methods.classify import pretrain_raster
+from ..methods.classify.workflow import pretrain_raster
 from .base import P_MEMORY_MB, P_SEED, HsiAlgorithm
 from .classify_common import add_training_parameters, training_options
 

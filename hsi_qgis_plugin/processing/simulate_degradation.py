@@ -8,7 +8,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..methods.simulate import NOISE_CASES, simulate_degradation
+from ..methods.simulate.workflow import NOISE_CASES, simulate_degradation
 from .base import P_MEMORY_MB, P_SEED, HsiAlgorithm
 
 NOISE_LABELS = (

@@ -11,7 +11,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..methods.superres import DEGRADATIONS, FACTORS, METHODS, superresolve
+from ..methods.superres.workflow import DEGRADATIONS, FACTORS, METHODS, superresolve
 from ..models.essa import PRESETS
 from .base import P_SEED, HsiAlgorithm
 

@@ -11,7 +11,7 @@ from qgis.core import (
 )
 
 from ..core.errors import HsiInputError
-from ..methods.denoise import PRESETS, train_denoiser
+from ..methods.denoise.workflow import PRESETS, train_denoiser
 from .base import P_SEED, HsiAlgorithm
 
 ARCHITECTURES = ("hsdt", "man")

@@ -9,7 +9,7 @@ from qgis.core import (
 )
 
 from ..core.errors import HsiInputError
-from ..methods.superres import train_superres_model
+from ..methods.superres.workflow import train_superres_model
 from . import settings
 from .base import HsiAlgorithm
 from .superresolve import add_factor_parameter, add_training_parameters, factor_value, training_options

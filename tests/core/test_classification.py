@@ -15,9 +15,9 @@ from hsi_qgis_plugin.core.model_file import load_model, save_model
 from hsi_qgis_plugin.core.progress import Monitor
 from hsi_qgis_plugin.core.raster import raster_info, write_raster
 from hsi_qgis_plugin.core.sample_scene import scene_grid
-from hsi_qgis_plugin.methods.classify import ClassifyOptions, apply_classifier, classify_raster, refine_with_graph
-from hsi_qgis_plugin.methods import classify_model
-from hsi_qgis_plugin.methods.classify_model import (
+from hsi_qgis_plugin.methods.classify.workflow import ClassifyOptions, apply_classifier, classify_raster, refine_with_graph
+from hsi_qgis_plugin.methods.classify import model as classify_model
+from hsi_qgis_plugin.methods.classify.model import (
     KernelRidgeClassifier,
     PatchSampler,
     finetune_classifier,
@@ -25,8 +25,8 @@ from hsi_qgis_plugin.methods.classify_model import (
     scene_pixels,
     spatial_graph,
 )
-from hsi_qgis_plugin.methods.classify_ssl import intl_loss, iternorm_whiten, trace_loss
-from hsi_qgis_plugin.methods.labels import read_labels
+from hsi_qgis_plugin.methods.classify.training import intl_loss, iternorm_whiten, trace_loss
+from hsi_qgis_plugin.methods.classify.labels import read_labels
 from hsi_qgis_plugin.models.lola_specvit import LolaSpecViT
 
 FAST = ClassifyOptions(encoder_steps=4, backbone_steps=2, finetune_steps=4)

@@ -16,14 +16,14 @@ from hsi_qgis_plugin.core.metrics import assess
 from hsi_qgis_plugin.core.model_file import load_model
 from hsi_qgis_plugin.core.raster import raster_info, read_raster, write_raster
 from hsi_qgis_plugin.core.sample_scene import make_sample_scene, scene_grid
-from hsi_qgis_plugin.methods.denoise import denoise_raster, train_denoiser
-from hsi_qgis_plugin.methods.denoise_classical import (
+from hsi_qgis_plugin.methods.denoise.workflow import denoise_raster, train_denoiser
+from hsi_qgis_plugin.methods.denoise.classical import (
     dct_denoise,
     remove_structured_noise,
     robust_subspace_denoise,
     subspace_denoise,
 )
-from hsi_qgis_plugin.methods.denoise_selfsup import apply_network, build_model, train_neighbor2neighbor
+from hsi_qgis_plugin.methods.denoise.training import apply_network, build_model, train_neighbor2neighbor
 
 NODATA = -9999.0
 

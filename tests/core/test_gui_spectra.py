@@ -11,7 +11,7 @@ import pytest
 from hsi_qgis_plugin.core.errors import HsiInputError
 from hsi_qgis_plugin.core.metadata import BandMetadata
 from hsi_qgis_plugin.core.raster import RasterGrid, write_raster
-from hsi_qgis_plugin.methods.spectra import (
+from hsi_qgis_plugin.methods.spectra.workflow import (
     PREVIEW_METHODS,
     pixel_spectrum,
     polygon_spectrum,

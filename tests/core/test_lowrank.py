@@ -9,8 +9,8 @@ from hsi_qgis_plugin.core.errors import HsiInputError
 from hsi_qgis_plugin.core.metadata import BandMetadata
 from hsi_qgis_plugin.core.raster import read_raster, write_raster
 from hsi_qgis_plugin.core.sample_scene import make_sample_scene, scene_grid
-from hsi_qgis_plugin.methods.lowrank import lowrank_denoise
-from hsi_qgis_plugin.methods.subspace import estimate_noise_std, fit_subspace
+from hsi_qgis_plugin.methods.denoise.lowrank import lowrank_denoise
+from hsi_qgis_plugin.methods.denoise.subspace import estimate_noise_std, fit_subspace
 from tests.conftest import shared_file
 
 

@@ -15,14 +15,14 @@ from hsi_qgis_plugin.core.degradation import simulate_pan, wald_degrade
 from hsi_qgis_plugin.core.mtf import centre_offset, interpolate, mtf_degrade, wald_offset
 from hsi_qgis_plugin.core.pansharpening_metrics import d_lambda_khan, d_s_regression, hqnr, reduced_resolution
 from hsi_qgis_plugin.core.raster import RasterGrid, raster_info, read_raster, write_raster
-from hsi_qgis_plugin.methods.pansharpen import CLASSICAL_METHODS, classical_pansharpen, glp_hpm
-from hsi_qgis_plugin.methods.pansharpen_io import (
+from hsi_qgis_plugin.methods.pansharpen.classical import CLASSICAL_METHODS, classical_pansharpen, glp_hpm
+from hsi_qgis_plugin.methods.pansharpen.workflow import (
     assess_pansharpening,
     detect_ratio,
     load_inputs,
     pansharpen_rasters,
 )
-from hsi_qgis_plugin.methods.pansharpen_pnn import PnnSettings, select_patches, zero_shot_pansharpen
+from hsi_qgis_plugin.methods.pansharpen.training import PnnSettings, select_patches, zero_shot_pansharpen
 from tests.conftest import shared_file
 
 

@@ -13,7 +13,7 @@ from hsi_qgis_plugin.core.errors import HsiInputError
 from hsi_qgis_plugin.core.metadata import BandMetadata
 from hsi_qgis_plugin.core.model_file import card_path
 from hsi_qgis_plugin.core.raster import RasterGrid, raster_info, read_raster, write_raster
-from hsi_qgis_plugin.methods.superres import (
+from hsi_qgis_plugin.methods.superres.workflow import (
     Normaliser,
     degrade,
     fit_network,
@@ -180,7 +180,7 @@ def test_bicubic_output_grid_and_wavelengths(tmp_path, sample_scene):
 
 
 def test_self_ensemble_undoes_each_rotation_and_flip():
-    from hsi_qgis_plugin.methods.superres import _dihedral, _dihedral_inverse
+    from hsi_qgis_plugin.methods.superres.workflow import _dihedral, _dihedral_inverse
 
     x = torch.arange(2 * 3 * 4.0).reshape(1, 2, 3, 4)
     outputs = {tuple(_dihedral(x, k).reshape(-1).tolist()) for k in range(8)}
@@ -200,13 +200,13 @@ def test_an_untrained_network_falls_back_to_bicubic(tmp_path, sample_scene):
 
 def _beats_bicubic(monkeypatch):
     """Make the fitted network count as better than bicubic, so the network path runs after a tiny fit."""
-    import hsi_qgis_plugin.methods.superres as superres
+    import hsi_qgis_plugin.methods.superres.workflow as superres
 
     monkeypatch.setattr(superres, "_evaluate", lambda model, pairs, device: (99.0, 1.0))
 
 
 def test_zero_shot_x4_is_a_x2_network_applied_twice(tmp_path, sample_scene, monkeypatch):
-    import hsi_qgis_plugin.methods.superres as superres
+    import hsi_qgis_plugin.methods.superres.workflow as superres
     from hsi_qgis_plugin.core.progress import Monitor
 
     _beats_bicubic(monkeypatch)

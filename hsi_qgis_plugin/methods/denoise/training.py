@@ -1,6 +1,6 @@
 """Self-supervised training of the HSDT / MAN denoisers on the noisy scene itself (no clean data).
 
-The networks work on the scene's eigen-images (noise-whitened HySime subspace, see ``denoise_classical``): a
+The networks work on the scene's eigen-images (noise-whitened HySime subspace, see ``classical``): a
 stack of ``rank`` images with white, unit-variance noise, which makes training on 2 CPU cores feasible and the
 models independent of the sensor's band count. Each eigen-image is divided by its std, so the network sees
 a (1, 1, rank, rows, cols) cube whose noise level differs per "band".
@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.progress import Monitor, as_monitor
-from ..models.hsdt import build_hsdt
-from ..models.man import build_man
-from .denoise_classical import dct_denoise
+from ...core.progress import Monitor, as_monitor
+from ...models.hsdt import build_hsdt
+from ...models.man import build_man
+from .classical import dct_denoise
 
 ARCHITECTURES = {"hsdt": build_hsdt, "man": build_man}
 PATCH = 48

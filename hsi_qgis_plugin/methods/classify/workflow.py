@@ -20,15 +20,15 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..core.classification_metrics import accuracy_summary, confusion_matrix
-from ..core.device import resolve_device
-from ..core.errors import HsiInputError
-from ..core.model_file import check_compatibility, load_model, save_model
-from ..core.progress import Monitor, as_monitor
-from ..core.raster import RasterInfo, read_raster, remove_outputs, valid_pixel_mask
-from ..models.lola_specvit import LolaSpecViT
-from ..models.spectral_encoder import SpectralEncoder
-from .classify_model import (
+from ...core.classification_metrics import accuracy_summary, confusion_matrix
+from ...core.device import resolve_device
+from ...core.errors import HsiInputError
+from ...core.model_file import check_compatibility, load_model, save_model
+from ...core.progress import Monitor, as_monitor
+from ...core.raster import RasterInfo, read_raster, remove_outputs, valid_pixel_mask
+from ...models.lola_specvit import LolaSpecViT
+from ...models.spectral_encoder import SpectralEncoder
+from .model import (
     KernelRidgeClassifier,
     PatchSampler,
     ScenePixels,
@@ -42,8 +42,8 @@ from .classify_model import (
     scene_pixels,
     spatial_graph,
 )
-from .classify_output import qml_path, write_class_raster, write_float_raster, write_report
-from .classify_ssl import pretrain_backbone, pretrain_encoder
+from .io import qml_path, write_class_raster, write_float_raster, write_report
+from .training import pretrain_backbone, pretrain_encoder
 from .labels import ClassInfo, LabelImage, read_labels
 
 PRETRAINED_TASK = "pretrained_encoder"

@@ -12,8 +12,8 @@ from typing import List, Optional, Sequence
 import numpy as np
 from osgeo import gdal, ogr, osr
 
-from ..core.errors import HsiInputError
-from ..core.raster import RasterGrid
+from ...core.errors import HsiInputError
+from ...core.raster import RasterGrid
 
 gdal.UseExceptions()
 ogr.UseExceptions()

@@ -12,8 +12,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from osgeo import gdal
 
-from ..core.raster import GeoTiffWriter, RasterGrid, write_raster
-from ..core.report import write_html, write_json
+from ...core.raster import GeoTiffWriter, RasterGrid, write_raster
+from ...core.report import write_html, write_json
 from .labels import ClassInfo
 
 CLASS_NODATA = 0

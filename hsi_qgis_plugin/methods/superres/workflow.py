@@ -24,15 +24,15 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ..core import degradation as wald
-from ..core.device import resolve_device
-from ..core.errors import HsiInputError
-from ..core.metadata import BandMetadata
-from ..core.model_file import check_compatibility, load_model, save_model
-from ..core.progress import Monitor, as_monitor
-from ..core.raster import open_raster, raster_info, read_window, require_bands, valid_pixel_mask
-from ..core.tiling import DEFAULT_MEMORY_BUDGET_MB, run_tiled
-from .lowrank import sample_valid_pixels
+from ...core import degradation as wald
+from ...core.device import resolve_device
+from ...core.errors import HsiInputError
+from ...core.metadata import BandMetadata
+from ...core.model_file import check_compatibility, load_model, save_model
+from ...core.progress import Monitor, as_monitor
+from ...core.raster import open_raster, raster_info, read_window, require_bands, valid_pixel_mask
+from ...core.tiling import DEFAULT_MEMORY_BUDGET_MB, run_tiled
+from ..denoise.lowrank import sample_valid_pixels
 
 TASK = "superresolution"
 ARCHITECTURE = "essa-group-sr"
@@ -272,7 +272,7 @@ def fit_network(
     """
     import torch
 
-    from ..models.essa import EssaSR, preset_config
+    from ...models.essa import EssaSR, preset_config
 
     monitor = as_monitor(monitor)
     if factor not in FACTORS:
@@ -423,7 +423,7 @@ def superresolve_block(
 
 def _model_card(model, preset: str, factor: int, meta: BandMetadata, good: np.ndarray, history: TrainingHistory,
                 scenes: Sequence[str], degradation: str, mixup: float) -> dict:
-    from ..models.essa import parameter_count
+    from ...models.essa import parameter_count
 
     return {
         "task": TASK,
@@ -453,7 +453,7 @@ def _model_card(model, preset: str, factor: int, meta: BandMetadata, good: np.nd
 
 
 def _load_for(model_path: str, factor: int, meta: BandMetadata, good: np.ndarray, monitor: Monitor):
-    from ..models.essa import EssaConfig, EssaSR
+    from ...models.essa import EssaConfig, EssaSR
 
     state, card = load_model(model_path, TASK)
     if card.get("factor") != factor and CASCADE.get(factor) != card.get("factor"):
@@ -616,7 +616,7 @@ def train_superres_model(
     monitor: Optional[Monitor] = None,
 ) -> TrainResult:
     """Train one network on several scenes (any band counts) and write it as a model file with its card."""
-    from ..models.essa import parameter_count
+    from ...models.essa import parameter_count
 
     monitor = as_monitor(monitor)
     if not input_paths:

@@ -10,7 +10,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..core.errors import HsiInputError
+from ...core.errors import HsiInputError
 
 
 def estimate_noise_std(pixels: np.ndarray, max_neighbours: int = 30) -> np.ndarray:

@@ -5,12 +5,12 @@ import os
 from typing import Optional
 
 
-from ..core import metrics
-from ..core.errors import HsiInputError
-from ..core.progress import Monitor, as_monitor
-from ..core.raster import read_raster, valid_pixel_mask
-from ..core.report import band_axis, plot_per_band, write_html, write_json
-from ..core.tiling import DEFAULT_MEMORY_BUDGET_MB
+from ...core import metrics
+from ...core.errors import HsiInputError
+from ...core.progress import Monitor, as_monitor
+from ...core.raster import read_raster, valid_pixel_mask
+from ...core.report import band_axis, plot_per_band, write_html, write_json
+from ...core.tiling import DEFAULT_MEMORY_BUDGET_MB
 
 SCALARS = ("MPSNR", "MSSIM", "SAM", "ERGAS", "Q2N")
 

@@ -23,7 +23,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 from scipy.fft import dctn, idctn
 
-from ..core.errors import HsiInputError
+from ...core.errors import HsiInputError
 from .subspace import Subspace, fit_subspace
 
 PATCH = 8

@@ -14,9 +14,9 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..core.progress import Monitor, as_monitor
-from ..models.lola_specvit import LolaSpecViT
-from ..models.spectral_encoder import Projector, SpectralEncoder
+from ...core.progress import Monitor, as_monitor
+from ...models.lola_specvit import LolaSpecViT
+from ...models.spectral_encoder import Projector, SpectralEncoder
 
 
 def _oriented(z: torch.Tensor, axis: int) -> torch.Tensor:

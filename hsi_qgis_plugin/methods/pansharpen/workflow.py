@@ -17,15 +17,15 @@ from typing import Optional
 import numpy as np
 from osgeo import gdal, osr
 
-from ..core import pansharpening_metrics as psm
-from ..core.errors import HsiInputError
-from ..core.metadata import BandMetadata
-from ..core.mtf import centre_offset
-from ..core.progress import Monitor, as_monitor
-from ..core.raster import RasterGrid, RasterInfo, open_raster, raster_info, read_window, valid_pixel_mask, write_raster
-from ..core.report import band_axis, plot_per_band, write_html, write_json
-from ..core.tiling import DEFAULT_MEMORY_BUDGET_MB
-from .pansharpen import CLASSICAL, METHOD_NAMES, SENSOR_MTF_GAINS, classical_pansharpen
+from ...core import pansharpening_metrics as psm
+from ...core.errors import HsiInputError
+from ...core.metadata import BandMetadata
+from ...core.mtf import centre_offset
+from ...core.progress import Monitor, as_monitor
+from ...core.raster import RasterGrid, RasterInfo, open_raster, raster_info, read_window, valid_pixel_mask, write_raster
+from ...core.report import band_axis, plot_per_band, write_html, write_json
+from ...core.tiling import DEFAULT_MEMORY_BUDGET_MB
+from .classical import CLASSICAL, METHOD_NAMES, SENSOR_MTF_GAINS, classical_pansharpen
 
 RATIO_TOLERANCE = 0.02
 MIN_OVERLAP = 4  # coarse pixels per axis
@@ -257,7 +257,7 @@ def pansharpen_rasters(
     offset = centre_offset(ratio)
     work = monitor.span(0.05, 0.95)
     if method == "pnn":
-        from .pansharpen_pnn import zero_shot_pansharpen
+        from .training import zero_shot_pansharpen
 
         sharpened = zero_shot_pansharpen(
             inputs.hs_lr[good], inputs.pan, ratio, gain, offset, pnn_settings, device, work

@@ -23,8 +23,8 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 
-from ..core.errors import HsiInputError
-from ..core.mtf import interpolate, low_pass, mtf_degrade
+from ...core.errors import HsiInputError
+from ...core.mtf import interpolate, low_pass, mtf_degrade
 
 CLASSICAL_METHODS = ("exp", "gsa", "bth", "glp_hpm", "glp_fs")
 METHOD_NAMES = {

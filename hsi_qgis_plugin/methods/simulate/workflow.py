@@ -6,11 +6,11 @@ from typing import Optional
 
 import numpy as np
 
-from ..core import degradation
-from ..core.errors import HsiInputError
-from ..core.progress import Monitor, as_monitor
-from ..core.raster import read_raster, valid_pixel_mask, write_raster
-from ..core.tiling import DEFAULT_MEMORY_BUDGET_MB
+from ...core import degradation
+from ...core.errors import HsiInputError
+from ...core.progress import Monitor, as_monitor
+from ...core.raster import read_raster, valid_pixel_mask, write_raster
+from ...core.tiling import DEFAULT_MEMORY_BUDGET_MB
 
 NOISE_CASES = ("none", "gaussian", "noniid", "stripes", "deadlines", "impulse", "mixture")
 

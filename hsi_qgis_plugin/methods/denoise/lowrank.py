@@ -8,10 +8,10 @@ from typing import Optional
 import numpy as np
 from scipy.signal import wiener
 
-from ..core.errors import HsiInputError
-from ..core.progress import Monitor, as_monitor
-from ..core.raster import open_raster, raster_info, read_window, require_bands, valid_pixel_mask
-from ..core.tiling import DEFAULT_MEMORY_BUDGET_MB, iterate_windows, run_tiled
+from ...core.errors import HsiInputError
+from ...core.progress import Monitor, as_monitor
+from ...core.raster import open_raster, raster_info, read_window, require_bands, valid_pixel_mask
+from ...core.tiling import DEFAULT_MEMORY_BUDGET_MB, iterate_windows, run_tiled
 from .subspace import Subspace, fit_subspace
 
 WIENER_WINDOW = 5

@@ -13,14 +13,14 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from osgeo import gdal, ogr, osr
 
-from ..core.errors import HsiInputError
-from ..core.metadata import BandMetadata
-from ..core.progress import Monitor, as_monitor
-from ..core.raster import RasterInfo, open_raster, raster_info, read_window, valid_pixel_mask
-from ..core.report import band_axis
-from .denoise_classical import subspace_denoise
-from .lowrank import denoise_pixels_block
-from .subspace import fit_subspace
+from ...core.errors import HsiInputError
+from ...core.metadata import BandMetadata
+from ...core.progress import Monitor, as_monitor
+from ...core.raster import RasterInfo, open_raster, raster_info, read_window, valid_pixel_mask
+from ...core.report import band_axis
+from ..denoise.classical import subspace_denoise
+from ..denoise.lowrank import denoise_pixels_block
+from ..denoise.subspace import fit_subspace
 
 MAX_POLYGON_MB = 256.0
 PREVIEW_MIN_RADIUS = 12

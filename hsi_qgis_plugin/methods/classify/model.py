@@ -12,10 +12,10 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..core.errors import HsiInputError
-from ..core.progress import Monitor, as_monitor
-from ..models.lola_specvit import LolaSpecViT
-from ..models.spectral_encoder import SpectralEncoder
+from ...core.errors import HsiInputError
+from ...core.progress import Monitor, as_monitor
+from ...models.lola_specvit import LolaSpecViT
+from ...models.spectral_encoder import SpectralEncoder
 
 NEIGHBOUR_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 

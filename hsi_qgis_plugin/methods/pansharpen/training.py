@@ -24,10 +24,10 @@ from typing import List, Optional
 
 import numpy as np
 
-from ..core.errors import HsiInputError
-from ..core.mtf import centre_offset, decimation_matrix, mtf_taps
-from ..core.progress import Monitor, as_monitor
-from .pansharpen import CLASSICAL, classical_pansharpen
+from ...core.errors import HsiInputError
+from ...core.mtf import centre_offset, decimation_matrix, mtf_taps
+from ...core.progress import Monitor, as_monitor
+from .classical import CLASSICAL, classical_pansharpen
 
 
 @dataclass
@@ -174,7 +174,7 @@ def zero_shot_pansharpen(
     """Sharpen (bands, h, w) ``hs_lr`` with the (h ratio, w ratio) ``pan`` by band-wise zero-shot fine-tuning."""
     import torch
 
-    from ..models.pnn import BandPNN
+    from ...models.pnn import BandPNN
 
     settings = settings or PnnSettings()
     monitor = as_monitor(monitor)

@@ -1,11 +1,11 @@
 """Denoise workflows on raster files: low-rank, FastHyDe-style subspace, and the HSDT / MAN networks.
 
-* ``lowrank``: the project's baseline (``methods.lowrank``), unchanged.
+* ``lowrank``: the project's baseline (``methods.denoise.lowrank``), unchanged.
 * ``subspace``: robust clean-up of stripes, dead lines and impulse noise, then noise-whitened HySime subspace
-  with sliding-DCT denoising of the eigen-images (``denoise_classical``).
+  with sliding-DCT denoising of the eigen-images (``classical``).
 * ``hsdt`` / ``man``: the same clean-up and subspace, then a network that refines the classical estimate of
   the eigen-images. It is either fitted on this scene (self-supervised, within a time budget) or loaded from a
-  model file written by :func:`train_denoiser` (``denoise_selfsup``).
+  model file written by :func:`train_denoiser` (``training``).
 
 The subspace is fitted on a window of at most ``FIT_WINDOW`` pixels in the middle of the raster; tiles are then
 denoised one by one with it. Bad bands and invalid (nodata or non-finite) pixels are copied unchanged.
@@ -19,14 +19,14 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ..core.device import resolve_device
-from ..core.errors import HsiInputError
-from ..core.model_file import check_compatibility, load_model, save_model
-from ..core.progress import Monitor, as_monitor
-from ..core.raster import RasterInfo, open_raster, raster_info, read_window, require_bands, valid_pixel_mask
-from ..core.tiling import DEFAULT_MEMORY_BUDGET_MB, run_tiled
-from .denoise_classical import back_project, fit_scene_subspace, project, remove_structured_noise, robust_subspace_denoise
-from .denoise_selfsup import ARCHITECTURES, TrainingLog, apply_network, build_model, train_neighbor2neighbor
+from ...core.device import resolve_device
+from ...core.errors import HsiInputError
+from ...core.model_file import check_compatibility, load_model, save_model
+from ...core.progress import Monitor, as_monitor
+from ...core.raster import RasterInfo, open_raster, raster_info, read_window, require_bands, valid_pixel_mask
+from ...core.tiling import DEFAULT_MEMORY_BUDGET_MB, run_tiled
+from .classical import back_project, fit_scene_subspace, project, remove_structured_noise, robust_subspace_denoise
+from .training import ARCHITECTURES, TrainingLog, apply_network, build_model, train_neighbor2neighbor
 from .lowrank import lowrank_denoise
 from .subspace import Subspace
 
