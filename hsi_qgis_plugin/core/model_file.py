@@ -13,7 +13,8 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from .errors import HsiInputError
+from .errors import HsiError, HsiInputError
+from .outputs import OutputSet
 
 FORMAT_VERSION = 1
 CARD_KEY = "hsi_model_card"
@@ -24,29 +25,38 @@ def card_path(model_path: str) -> str:
     return os.path.splitext(model_path)[0] + ".json"
 
 
-def save_model(path: str, state_dict: Dict[str, "torch.Tensor"], card: dict) -> str:  # noqa: F821
-    """Write ``state_dict`` and ``card`` atomically; ``card`` must name ``task`` and ``architecture``."""
+def save_model(outputs: OutputSet, path: str, state_dict: Dict[str, "torch.Tensor"], card: dict) -> str:  # noqa: F821
+    """Write ``state_dict`` and ``card`` (the file and its JSON card beside it) through ``outputs``.
+
+    ``card`` must name ``task`` and ``architecture``. Weights that are not finite (a diverged training run) are
+    refused, so no unusable model file is ever written.
+    """
     from safetensors.torch import save_file
 
     for key in ("task", "architecture"):
         if key not in card:
             raise ValueError(f"model card needs '{key}'")
+    tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in state_dict.items()}
+    broken = _non_finite(tensors)
+    if broken:
+        raise HsiError(
+            f"Training diverged: {len(broken)} weight tensor(s) hold NaN or infinite values ({', '.join(broken[:3])}); "
+            "no model file was written. Try a shorter time budget, another seed or check the input for extreme values"
+        )
     full_card = {"format_version": FORMAT_VERSION, "created": datetime.datetime.now().isoformat(timespec="seconds")}
     full_card.update(_plain(card))
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise HsiInputError(f"Output folder '{folder}' does not exist")
-    tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in state_dict.items()}
-    temporary = path + ".partial"
-    try:
-        save_file(tensors, temporary, metadata={CARD_KEY: json.dumps(full_card)})
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-    with open(card_path(path), "w", encoding="utf-8") as handle:
+    save_file(tensors, outputs.path(path), metadata={CARD_KEY: json.dumps(full_card)})
+    with open(outputs.path(card_path(path)), "w", encoding="utf-8") as handle:
         json.dump(full_card, handle, indent=2)
     return path
+
+
+def _non_finite(tensors: Dict[str, "torch.Tensor"]) -> list:  # noqa: F821
+    """Names of the floating-point tensors that hold a NaN or an infinite value."""
+    import torch
+
+    return [name for name, tensor in tensors.items()
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
 
 
 def load_model(path: str, task: Optional[str] = None) -> tuple:
@@ -69,6 +79,12 @@ def load_model(path: str, task: Optional[str] = None) -> tuple:
         raise HsiInputError(f"'{path}' was written by a newer version of the plugin; please update the plugin")
     if task is not None and card.get("task") != task:
         raise HsiInputError(f"'{os.path.basename(path)}' is a {card.get('task')} model, not a {task} model")
+    broken = _non_finite(state_dict)
+    if broken:
+        raise HsiInputError(
+            f"'{os.path.basename(path)}' is unusable: {len(broken)} of its weight tensors hold NaN or infinite values "
+            f"({', '.join(broken[:3])}); train the model again"
+        )
     return state_dict, card
 
 

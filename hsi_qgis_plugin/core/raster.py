@@ -1,12 +1,11 @@
-"""Raster I/O over GDAL: windowed reads of all bands in one call, and an atomic tiled GeoTIFF writer.
+"""Raster I/O over GDAL: windowed reads of all bands in one call, and a tiled GeoTIFF writer.
 
-Arrays are always shaped (bands, rows, cols). Outputs are written to a hidden temporary file beside the
-destination and renamed into place only when complete, so a cancelled or failed run leaves nothing behind.
+Arrays are always shaped (bands, rows, cols). Writers write exactly the path they are given: a run writes into
+the temporary paths its :class:`~.outputs.OutputSet` hands out, which commits or removes them all.
 """
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -215,11 +214,12 @@ def _creation_options(dtype: np.dtype, block_height: int, estimated_bytes: int) 
 
 
 class GeoTiffWriter:
-    """Writes a tiled, compressed GeoTIFF atomically.
+    """Writes a tiled, compressed GeoTIFF at ``path`` (a temporary path of an :class:`~.outputs.OutputSet`).
 
     Rows are written strictly top to bottom with :meth:`write_rows`; they are buffered until a full row of
     GeoTIFF blocks is complete, so every block is compressed exactly once and memory stays bounded.
-    Use as a context manager: on an exception the temporary file is deleted and the destination untouched.
+    Use as a context manager: the file is finished on success and released (for the OutputSet to remove) on
+    an exception.
     """
 
     def __init__(
@@ -234,19 +234,15 @@ class GeoTiffWriter:
     ) -> None:
         if not path:
             raise HsiInputError("No output file was given")
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise HsiInputError(f"Output folder '{folder}' does not exist")
         self.path = path
         self.grid = grid
         self.band_count = band_count
         self.dtype = np.dtype(dtype)
         self.block_height = max(16, min(block_height, 512)) // 16 * 16
-        self._tmp_path = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.partial.tif")
         estimated = grid.width * grid.height * band_count * self.dtype.itemsize
         driver = gdal.GetDriverByName("GTiff")
         self._ds = driver.Create(
-            self._tmp_path,
+            path,
             grid.width,
             grid.height,
             band_count,
@@ -300,21 +296,16 @@ class GeoTiffWriter:
         self._ds.WriteArray(data, xoff=xoff, yoff=yoff, band_list=list(range(1, self.band_count + 1)))
 
     def close(self) -> str:
-        """Finish the file and move it into place; returns the destination path."""
+        """Finish and close the file; returns its path."""
         self._flush()
         self._ds.FlushCache()
         self._ds = None
-        if os.path.exists(self.path):
-            os.remove(self.path)
-        os.replace(self._tmp_path, self.path)
         return self.path
 
     def abort(self) -> None:
-        """Drop the partial file."""
+        """Close the unfinished file without flushing it (its OutputSet removes it)."""
         self._ds = None
-        for candidate in (self._tmp_path, self._tmp_path + ".aux.xml"):
-            if os.path.exists(candidate):
-                os.remove(candidate)
+        self._buffer = None
 
     def __enter__(self) -> "GeoTiffWriter":
         return self
@@ -342,13 +333,3 @@ def write_raster(
     with GeoTiffWriter(path, grid, array.shape[0], metadata, dtype or array.dtype, nodata) as writer:
         writer.write_array(array, 0, 0)
     return path
-
-
-def remove_outputs(*paths: Optional[str]) -> None:
-    """Delete output files (and GDAL sidecars) of a failed run."""
-    for path in paths:
-        if not path:
-            continue
-        for candidate in (path, path + ".aux.xml"):
-            if os.path.exists(candidate):
-                os.remove(candidate)

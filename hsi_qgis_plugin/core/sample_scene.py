@@ -17,6 +17,7 @@ from scipy import ndimage
 
 from .errors import HsiInputError
 from .metadata import BandMetadata
+from .outputs import OutputSet
 from .raster import RasterGrid, write_raster
 
 CLASS_NAMES = ["vegetation", "dry grass", "bare soil", "water", "roof", "asphalt"]
@@ -178,7 +179,8 @@ def write_sample_scene(scene: SampleScene, path: str, class_map_path: Optional[s
     """Write the scene as a GeoTIFF (wavelengths, FWHM, bad bands) and optionally its class map."""
     grid = scene_grid(scene)
     meta = BandMetadata(scene.data.shape[0], scene.wavelengths_nm, scene.fwhm_nm, scene.bad_bands)
-    write_raster(path, scene.data.astype(np.float32), grid, meta)
-    if class_map_path:
-        write_raster(class_map_path, scene.class_map[np.newaxis].astype(np.uint8), grid, nodata=0)
+    with OutputSet([path, class_map_path]) as outputs:
+        write_raster(outputs.path(path), scene.data.astype(np.float32), grid, meta)
+        if class_map_path:
+            write_raster(outputs.path(class_map_path), scene.class_map[np.newaxis].astype(np.uint8), grid, nodata=0)
     return path

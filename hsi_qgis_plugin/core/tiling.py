@@ -2,7 +2,7 @@
 
 ``run_tiled`` reads overlapping windows (all bands, one GDAL call each), applies a function, and blends the
 results with raised-cosine weights over the overlaps, so tile borders leave no seams. Only one strip of output
-(one tile high) is held at a time; finished rows stream to an atomic GeoTIFF writer.
+(one tile high) is held at a time; finished rows stream to a GeoTIFF writer (at a path its run's OutputSet hands out).
 """
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ def run_tiled(
     """Apply ``function`` to overlapping tiles of ``source`` and write the blended result to ``output_path``.
 
     ``function(tile, window)`` gets a float32 (bands, h, w) tile and must return (bands_out, h*scale, w*scale).
-    Cancel is checked before every tile; on cancel or error no output file is left.
+    Cancel is checked before every tile; the caller's OutputSet removes the file on cancel or error.
     """
     monitor = as_monitor(monitor)
     width, height = source.RasterXSize, source.RasterYSize

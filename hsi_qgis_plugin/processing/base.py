@@ -1,12 +1,14 @@
 """Thin base class and parameter helpers shared by the Hyperspectral algorithms.
 
 Each algorithm file declares its parameters in ``initAlgorithm`` and does ``parameters -> methods -> outputs``
-in ``run_algorithm``. The base turns core errors into ``QgsProcessingException``s, deletes declared outputs of a failed
-or cancelled run, and adapts the feedback object to core's :class:`Monitor`.
+in ``run_algorithm``. The base refuses an output that names an input before anything runs, turns exceptions into
+``QgsProcessingException`` messages, and adapts the feedback object to core's :class:`Monitor`. It deletes nothing:
+the methods' :class:`~..core.outputs.OutputSet` commits or rolls back every file a run writes.
 """
 from __future__ import annotations
 
 import os
+import traceback
 from typing import Any, Dict, List
 
 from qgis.core import (
@@ -21,8 +23,9 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import HsiCancelled, HsiError, HsiInputError
+from ..core.outputs import OutputSet
 from ..core.progress import Monitor
-from ..core.raster import RasterInfo, raster_info, remove_outputs, require_bands
+from ..core.raster import RasterInfo, raster_info, require_bands
 from . import settings
 from .styling import TrueColourOnLoad
 
@@ -41,6 +44,11 @@ P_TILE_SIZE = "TILE_SIZE"
 P_MEMORY_MB = "MEMORY_MB"
 P_SEED = "SEED"
 
+OUT_OF_MEMORY = (
+    "Out of memory{detail}; no output was written. Lower the memory budget (MEMORY_MB) or the tile size, clip the "
+    "raster, or run on the CPU"
+)
+
 
 class HsiAlgorithm(QgsProcessingAlgorithm):
     """Base for every algorithm of the provider.
@@ -52,7 +60,7 @@ class HsiAlgorithm(QgsProcessingAlgorithm):
     display_name = ""
     group_key = "tools"
     help_text = ""
-    output_file_parameters: tuple = ()  # destination parameter names removed when the run fails
+    output_file_parameters: tuple = ()  # destination parameters, resolved once and checked against the inputs
 
     def name(self) -> str:
         return self.algorithm_id
@@ -143,6 +151,22 @@ class HsiAlgorithm(QgsProcessingAlgorithm):
     def monitor(self, feedback: QgsProcessingFeedback) -> Monitor:
         return Monitor(progress=feedback.setProgress, cancelled=feedback.isCanceled, log=feedback.pushInfo)
 
+    def input_files(self, parameters, context) -> List[str]:
+        """The files behind every layer and file parameter given (for the output-equals-input check)."""
+        files: List[str] = []
+        for definition in self.parameterDefinitions():
+            name, kind = definition.name(), definition.type()
+            if parameters.get(name) in (None, ""):
+                continue
+            if kind == "multilayer":
+                files += [layer.source() for layer in self.parameterAsLayerList(parameters, name, context)]
+            elif kind in ("raster", "vector", "source", "layer"):
+                layer = self.parameterAsLayer(parameters, name, context)
+                files.append(layer.source() if layer is not None else str(parameters[name]))
+            elif kind == "file":
+                files.append(self.parameterAsFile(parameters, name, context))
+        return files
+
     # --- execution ---------------------------------------------------------------------------------------
     def processAlgorithm(
         self, parameters: Dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
@@ -160,16 +184,26 @@ class HsiAlgorithm(QgsProcessingAlgorithm):
                 parameters[name] = path
                 outputs.append(path)
         try:
+            OutputSet(outputs, inputs=self.input_files(parameters, context))  # refuses before anything runs
             results = self.run_algorithm(parameters, context, feedback)
         except HsiCancelled:
-            remove_outputs(*outputs)
             raise QgsProcessingException("Cancelled by the user; no output was written")
+        except KeyboardInterrupt:
+            raise QgsProcessingException("Interrupted; no output was written")
         except HsiError as error:
-            remove_outputs(*outputs)
             raise QgsProcessingException(str(error)) from error
+        except MemoryError as error:
+            raise QgsProcessingException(OUT_OF_MEMORY.format(detail="")) from error
         except QgsProcessingException:
-            remove_outputs(*outputs)
             raise
+        except Exception as error:  # noqa: BLE001 - a defect: a message for the user, the traceback in the log
+            feedback.pushDebugInfo(traceback.format_exc())
+            if "out of memory" in str(error).lower():  # torch.OutOfMemoryError and its CUDA/MPS messages
+                raise QgsProcessingException(OUT_OF_MEMORY.format(detail=f" ({str(error).splitlines()[0]})")) from error
+            raise QgsProcessingException(
+                f"Unexpected error: {type(error).__name__}: {error}; no output was written. Please report it with "
+                "the log (the details are in the debug messages)"
+            ) from error
         for path in outputs:  # hyperspectral outputs open in true colour, not bands 1 / 2 / 3
             if context.willLoadLayerOnCompletion(path):
                 context.layerToLoadOnCompletionDetails(path).setPostProcessor(TrueColourOnLoad.create())

@@ -12,6 +12,7 @@ from osgeo import gdal, ogr, osr
 from hsi_qgis_plugin.core.classification_metrics import accuracy_summary, confusion_matrix
 from hsi_qgis_plugin.core.errors import HsiInputError
 from hsi_qgis_plugin.core.model_file import load_model, save_model
+from hsi_qgis_plugin.core.outputs import OutputSet
 from hsi_qgis_plugin.core.progress import Monitor
 from hsi_qgis_plugin.core.raster import raster_info, write_raster
 from hsi_qgis_plugin.core.sample_scene import scene_grid
@@ -328,7 +329,8 @@ def test_apply_classifier_choices_and_older_model_files(trained, tmp_path, scene
     state, card = load_model(paths["model.safetensors"])
     older = str(tmp_path / "older.safetensors")  # written before the kernel classifier was saved
     del card["kernel_classifier"]
-    save_model(older, {k: v for k, v in state.items() if not k.startswith("kernel.")}, card)
+    with OutputSet([older]) as outputs:
+        save_model(outputs, older, {k: v for k, v in state.items() if not k.startswith("kernel.")}, card)
     messages = []
     fallback = apply_classifier(scene_tif, older, str(tmp_path / "fallback.tif"), device="cpu",
                                 monitor=Monitor(log=messages.append))

@@ -1,4 +1,4 @@
-"""Raster engine: ENVI/GeoTIFF reading with band metadata, atomic writing, georeferencing round trips."""
+"""Raster engine: ENVI/GeoTIFF reading with band metadata, writing, georeferencing round trips."""
 from __future__ import annotations
 
 import os
@@ -9,6 +9,7 @@ from osgeo import gdal, osr
 
 from hsi_qgis_plugin.core.errors import HsiInputError
 from hsi_qgis_plugin.core.metadata import BandMetadata
+from hsi_qgis_plugin.core.outputs import OutputSet
 from hsi_qgis_plugin.core.raster import (
     GeoTiffWriter,
     RasterGrid,
@@ -112,11 +113,11 @@ def test_micrometre_band_metadata_without_units_is_converted_to_nanometres(tmp_p
     np.testing.assert_allclose(raster_info(path).metadata.wavelengths_nm, np.array(WAVELENGTHS_UM) * 1000)
 
 
-def test_failed_write_leaves_no_file(tmp_path):
+def test_failed_write_through_an_output_set_leaves_no_file(tmp_path):
     grid = RasterGrid(COLS, ROWS, (0, 1, 0, 0, 0, -1), "")
     path = str(tmp_path / "never.tif")
     with pytest.raises(RuntimeError):
-        with GeoTiffWriter(path, grid, BANDS) as writer:
+        with OutputSet([path]) as outputs, GeoTiffWriter(outputs.path(path), grid, BANDS) as writer:
             writer.write_rows(0, cube()[:, :4])
             raise RuntimeError("simulated failure mid-run")
     assert os.listdir(tmp_path) == []
@@ -126,7 +127,7 @@ def test_missing_file_and_missing_folder_give_clear_errors(tmp_path):
     with pytest.raises(HsiInputError, match="does not exist"):
         raster_info(str(tmp_path / "nope.tif"))
     with pytest.raises(HsiInputError, match="Output folder"):
-        GeoTiffWriter(str(tmp_path / "no" / "dir.tif"), RasterGrid(4, 4, (0, 1, 0, 0, 0, -1), ""), 1)
+        OutputSet([str(tmp_path / "no" / "dir.tif")])
     with pytest.raises(HsiInputError, match="outside"):
         read_window(open_raster(write_envi(str(tmp_path), "bsq")), 5, 5, 20, 2)
 

@@ -8,6 +8,7 @@ import pytest
 from scipy import ndimage
 
 from hsi_qgis_plugin.core.errors import HsiCancelled, HsiInputError
+from hsi_qgis_plugin.core.outputs import OutputSet
 from hsi_qgis_plugin.core.progress import Monitor
 from hsi_qgis_plugin.core.raster import RasterGrid, open_raster, read_raster, write_raster
 from hsi_qgis_plugin.core.tiling import blend_ramp, plan_tiles, run_tiled, tile_starts
@@ -81,8 +82,9 @@ def test_progress_reaches_100_and_cancel_stops_within_one_tile(smooth_tif, tmp_p
 
     output = str(tmp_path / "cancelled.tif")
     with pytest.raises(HsiCancelled):
-        run_tiled(open_raster(smooth_tif), output, slow_identity, 5, tile_size=32, overlap=4,
-                  monitor=Monitor(cancelled=lambda: len(calls) >= 2))
+        with OutputSet([output]) as outputs:
+            run_tiled(open_raster(smooth_tif), outputs.path(output), slow_identity, 5, tile_size=32, overlap=4,
+                      monitor=Monitor(cancelled=lambda: len(calls) >= 2))
     assert len(calls) == 2  # the cancel check before the third tile stopped the run
     assert not [f for f in os.listdir(tmp_path) if f.startswith("cancelled") or "partial" in f]
 

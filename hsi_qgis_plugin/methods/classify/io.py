@@ -12,6 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from osgeo import gdal
 
+from ...core.outputs import OutputSet
 from ...core.raster import GeoTiffWriter, RasterGrid, write_raster
 from ...core.report import write_html, write_json
 from .labels import ClassInfo
@@ -50,9 +51,11 @@ def write_qml(path: str, classes: Sequence[ClassInfo]) -> str:
     return path
 
 
-def write_class_raster(path: str, class_map: np.ndarray, grid: RasterGrid, classes: Sequence[ClassInfo]) -> str:
+def write_class_raster(outputs: OutputSet, destination: str, class_map: np.ndarray, grid: RasterGrid,
+                       classes: Sequence[ClassInfo]) -> str:
     """UInt8 (UInt16 above 255 classes) GeoTIFF, 0 = no class (nodata), with colour table, category names
-    and a ``.qml`` beside it."""
+    and a ``.qml`` beside it, written through ``outputs``."""
+    path = outputs.path(destination)
     top = max([c.value for c in classes] + [int(class_map.max(initial=0))])
     dtype = np.uint8 if top <= 255 else np.uint16
     table = gdal.ColorTable()
@@ -73,8 +76,8 @@ def write_class_raster(path: str, class_map: np.ndarray, grid: RasterGrid, class
     band.SetCategoryNames(names)
     del band
     ds = None
-    write_qml(qml_path(path), classes)
-    return path
+    write_qml(outputs.path(qml_path(destination)), classes)
+    return destination
 
 
 def write_float_raster(path: str, values: np.ndarray, grid: RasterGrid, names: Sequence[str]) -> str:
@@ -112,14 +115,15 @@ def plot_confusion(path: str, matrix: np.ndarray, names: Sequence[str]) -> str:
 
 
 def write_report(
+    outputs: OutputSet,
     html_path: str,
     summary: Optional[dict],
     label_counts: dict,
     run: dict,
     json_path: Optional[str] = None,
 ) -> str:
-    """HTML report (and JSON beside it unless ``json_path`` is given): accuracy when validation data was
-    given, label counts and run information."""
+    """HTML report (and JSON beside it unless ``json_path`` is given), written through ``outputs``: accuracy
+    when validation data was given, label counts and run information."""
     json_path = json_path or os.path.splitext(html_path)[0] + ".json"
     sections = [("Run", run), ("Training labels (pixels per class)", label_counts)]
     images = []
@@ -133,7 +137,8 @@ def write_report(
         for name, row in summary["per_class"].items():
             sections.append((f"Class '{name}'", row))
         picture = os.path.splitext(html_path)[0] + "_confusion.png"
-        images.append(plot_confusion(picture, np.array(summary["confusion_matrix"]), summary["class_names"]))
-    write_html(html_path, "Few-label classification", sections, images)
-    write_json(json_path, {"accuracy": summary, "label_counts": label_counts, "run": run})
+        plot_confusion(outputs.path(picture), np.array(summary["confusion_matrix"]), summary["class_names"])
+        images.append(picture)
+    write_html(outputs.path(html_path), "Few-label classification", sections, images)
+    write_json(outputs.path(json_path), {"accuracy": summary, "label_counts": label_counts, "run": run})
     return html_path

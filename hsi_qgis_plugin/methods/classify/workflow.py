@@ -24,8 +24,9 @@ from ...core.classification_metrics import accuracy_summary, confusion_matrix
 from ...core.device import resolve_device
 from ...core.errors import HsiInputError
 from ...core.model_file import check_compatibility, load_model, save_model
+from ...core.outputs import OutputSet
 from ...core.progress import Monitor, as_monitor
-from ...core.raster import RasterInfo, read_raster, remove_outputs, valid_pixel_mask
+from ...core.raster import RasterInfo, read_raster, valid_pixel_mask
 from ...models.lola_specvit import LolaSpecViT
 from ...models.spectral_encoder import SpectralEncoder
 from .model import (
@@ -42,7 +43,7 @@ from .model import (
     scene_pixels,
     spatial_graph,
 )
-from .io import qml_path, write_class_raster, write_float_raster, write_report
+from .io import write_class_raster, write_float_raster, write_report
 from .training import pretrain_backbone, pretrain_encoder
 from .labels import ClassInfo, LabelImage, read_labels
 
@@ -227,6 +228,7 @@ def pretrain_raster(
     """Self-supervised pretraining on a raster's unlabelled pixels, saved as a reusable model file."""
     monitor = as_monitor(monitor)
     options = options or ClassifyOptions()
+    outputs = OutputSet([model_path], inputs=[raster_path])
     choice = resolve_device(device, threads)
     monitor.log(choice.message)
     data, info, good, valid = _scene(raster_path, memory_budget_mb)
@@ -241,7 +243,8 @@ def pretrain_raster(
         "metrics": {"note": "self-supervised (INTL); no labels, so no accuracy"},
         "device": choice.name,
     })
-    save_model(model_path, _pretrained_state(pretrained), card)
+    with outputs:
+        save_model(outputs, model_path, _pretrained_state(pretrained), card)
     monitor.report(1.0)
     return pretrained
 
@@ -293,8 +296,9 @@ def classify_raster(
     monitor = as_monitor(monitor)
     options = options or ClassifyOptions()
     start = time.perf_counter()
-    outputs = [output_path, confidence_path, probabilities_path, model_path, report_path]
-    try:
+    outputs = OutputSet([output_path, confidence_path, probabilities_path, model_path, report_path],
+                        inputs=[raster_path, labels_path, validation_path, pretrained_path])
+    with outputs:
         choice = resolve_device(device, threads)
         monitor.log(choice.message)
         data, info, good, valid = _scene(raster_path, memory_budget_mb)
@@ -327,7 +331,8 @@ def classify_raster(
         )
         class_map = np.zeros(pixels.shape, dtype=np.int32)
         class_map[pixels.valid] = np.array([c.value for c in classes])[probabilities.argmax(axis=1)]
-        _write_maps(class_map, probabilities, pixels, info, classes, output_path, confidence_path, probabilities_path)
+        _write_maps(outputs, class_map, probabilities, pixels, info, classes, output_path, confidence_path,
+                    probabilities_path)
         summary = _validation_summary(validation, class_map, classes)
         counts = {c.name: int((on_valid == c.value).sum()) for c in classes}
         seconds = time.perf_counter() - start
@@ -335,7 +340,7 @@ def classify_raster(
             monitor.log(f"Validation: OA {100 * summary['overall_accuracy']:.1f} %, AA "
                         f"{100 * summary['average_accuracy']:.1f} %, kappa {summary['kappa']:.3f}")
         if report_path:
-            write_report(report_path, summary, counts, {
+            write_report(outputs, report_path, summary, counts, {
                 "Input raster": raster_path, "Training labels": labels_path,
                 "Validation labels": validation_path or "none", "Device": choice.name,
                 "Graph refinement": "yes" if options.graph else "no", "Run time (s)": round(seconds, 1),
@@ -357,26 +362,23 @@ def classify_raster(
             })
             state = {**_with_prefix(pretrained.encoder.state_dict(), "encoder."),
                      **_with_prefix(classifier.state_dict(), "classifier."), **_with_prefix(kernel.state(), "kernel.")}
-            save_model(model_path, state, card)
+            save_model(outputs, model_path, state, card)
         monitor.report(1.0)
         return ClassifyResult(class_map, classes, summary, counts, seconds, labels.warnings)
-    except BaseException:
-        remove_outputs(*outputs)
-        _remove_style(output_path)
-        raise
 
 
-def _write_maps(class_map, probabilities, pixels: ScenePixels, info: RasterInfo, classes: list,
+def _write_maps(outputs: OutputSet, class_map, probabilities, pixels: ScenePixels, info: RasterInfo, classes: list,
                 output_path: str, confidence_path: Optional[str], probabilities_path: Optional[str]) -> None:
-    write_class_raster(output_path, class_map, info.grid, classes)
+    write_class_raster(outputs, output_path, class_map, info.grid, classes)
     if confidence_path:
         confidence = np.full(pixels.shape, -1.0, dtype=np.float32)
         confidence[pixels.valid] = probabilities.max(axis=1)
-        write_float_raster(confidence_path, confidence[np.newaxis], info.grid, ["confidence (top probability)"])
+        write_float_raster(outputs.path(confidence_path), confidence[np.newaxis], info.grid,
+                           ["confidence (top probability)"])
     if probabilities_path:
         stack = np.full((len(classes),) + pixels.shape, -1.0, dtype=np.float32)
         stack[:, pixels.valid] = probabilities.T
-        write_float_raster(probabilities_path, stack, info.grid, [f"P({c.name})" for c in classes])
+        write_float_raster(outputs.path(probabilities_path), stack, info.grid, [f"P({c.name})" for c in classes])
 
 
 def apply_classifier(
@@ -398,7 +400,8 @@ def apply_classifier(
     written before the kernel classifier was saved fall back to the LoLA-SpecViT, with a warning.
     """
     monitor = as_monitor(monitor)
-    try:
+    outputs = OutputSet([output_path, confidence_path, probabilities_path], inputs=[raster_path, model_path])
+    with outputs:
         if classifier not in APPLY_CLASSIFIERS:
             raise HsiInputError(f"Unknown classifier '{classifier}'; choose one of {', '.join(APPLY_CLASSIFIERS)}")
         choice = resolve_device(device, threads)
@@ -428,13 +431,10 @@ def apply_classifier(
             monitor.log("LoLA-SpecViT on INTL embedding patches")
         class_map = np.zeros(pixels.shape, dtype=np.int32)
         class_map[pixels.valid] = np.array([c.value for c in classes])[probabilities.argmax(axis=1)]
-        _write_maps(class_map, probabilities, pixels, info, classes, output_path, confidence_path, probabilities_path)
+        _write_maps(outputs, class_map, probabilities, pixels, info, classes, output_path, confidence_path,
+                    probabilities_path)
         monitor.report(1.0)
         return class_map
-    except BaseException:
-        remove_outputs(output_path, confidence_path, probabilities_path)
-        _remove_style(output_path)
-        raise
 
 
 def _with_prefix(state: dict, prefix: str) -> dict:
@@ -458,7 +458,3 @@ def _lola_probabilities(state: dict, norm: dict, preset: dict, pixels: ScenePixe
                                        len(embedding), device, monitor=monitor)
     return probabilities
 
-
-def _remove_style(output_path: Optional[str]) -> None:
-    if output_path and os.path.exists(qml_path(output_path)):
-        os.remove(qml_path(output_path))

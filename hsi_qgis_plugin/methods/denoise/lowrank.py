@@ -9,6 +9,7 @@ import numpy as np
 from scipy.signal import wiener
 
 from ...core.errors import HsiInputError
+from ...core.outputs import OutputSet
 from ...core.progress import Monitor, as_monitor
 from ...core.raster import open_raster, raster_info, read_window, require_bands, valid_pixel_mask
 from ...core.tiling import DEFAULT_MEMORY_BUDGET_MB, iterate_windows, run_tiled
@@ -97,6 +98,7 @@ def lowrank_denoise(
 ) -> LowRankResult:
     """Denoise a raster file by subspace projection (rank 0 = automatic, HySime)."""
     monitor = as_monitor(monitor)
+    outputs = OutputSet([output_path], inputs=[input_path])
     info = raster_info(input_path)
     require_bands(info, MIN_BANDS)
     meta = info.metadata
@@ -114,16 +116,17 @@ def lowrank_denoise(
     def denoise_tile(data, _window):
         return denoise_pixels_block(data, subspace, good_bands, meta.nodata, filter_eigenimages)
 
-    run_tiled(
-        open_raster(input_path),
-        output_path,
-        denoise_tile,
-        info.band_count,
-        meta,
-        tile_size=tile_size,
-        overlap=overlap,
-        memory_budget_mb=memory_budget_mb,
-        nodata_out=meta.nodata,
-        monitor=monitor.span(0.1, 1.0),
-    )
+    with outputs:
+        run_tiled(
+            open_raster(input_path),
+            outputs.path(output_path),
+            denoise_tile,
+            info.band_count,
+            meta,
+            tile_size=tile_size,
+            overlap=overlap,
+            memory_budget_mb=memory_budget_mb,
+            nodata_out=meta.nodata,
+            monitor=monitor.span(0.1, 1.0),
+        )
     return LowRankResult(output_path, subspace.rank, subspace.noise_std, good_bands)

@@ -22,6 +22,7 @@ import numpy as np
 from ...core.device import resolve_device
 from ...core.errors import HsiInputError
 from ...core.model_file import check_compatibility, load_model, save_model
+from ...core.outputs import OutputSet
 from ...core.progress import Monitor, as_monitor
 from ...core.raster import RasterInfo, open_raster, raster_info, read_window, require_bands, valid_pixel_mask
 from ...core.tiling import DEFAULT_MEMORY_BUDGET_MB, run_tiled
@@ -182,6 +183,7 @@ def denoise_raster(
             seed=seed, monitor=monitor,
         )
         return DenoiseResult(output_path, method, result.rank, time.perf_counter() - start)
+    outputs = OutputSet([output_path], inputs=[input_path, model_file])
     info = raster_info(input_path)
     good = _good_bands(info)
     network, log, choice = None, None, None
@@ -217,11 +219,12 @@ def denoise_raster(
     def denoise_tile(data, _window):
         return denoise_block(data, good, info.metadata.nodata, fit.subspace, network, choice and choice.device)
 
-    run_tiled(
-        open_raster(input_path), output_path, denoise_tile, info.band_count, info.metadata,
-        tile_size=tile_size, overlap=TILE_OVERLAP, memory_budget_mb=memory_budget_mb,
-        nodata_out=info.metadata.nodata, monitor=apply_span,
-    )
+    with outputs:
+        run_tiled(
+            open_raster(input_path), outputs.path(output_path), denoise_tile, info.band_count, info.metadata,
+            tile_size=tile_size, overlap=TILE_OVERLAP, memory_budget_mb=memory_budget_mb,
+            nodata_out=info.metadata.nodata, monitor=apply_span,
+        )
     return DenoiseResult(output_path, method, fit.subspace.rank, time.perf_counter() - start, log)
 
 
@@ -244,6 +247,7 @@ def train_denoiser(
     monitor = as_monitor(monitor)
     if not input_paths:
         raise HsiInputError("INPUTS: give at least one hyperspectral raster to train on")
+    outputs = OutputSet([output_model], inputs=input_paths)
     infos = [raster_info(path) for path in input_paths]
     first = infos[0]
     for info in infos[1:]:
@@ -282,6 +286,7 @@ def train_denoiser(
         "device": choice.name,
         "metrics": {"self_supervised_loss": log.final_loss, "steps": log.steps, "epochs": log.epochs},
     }
-    save_model(output_model, model.state_dict(), card)
+    with outputs:
+        save_model(outputs, output_model, model.state_dict(), card)
     monitor.report(1.0)
     return card

@@ -21,6 +21,7 @@ from ...core import pansharpening_metrics as psm
 from ...core.errors import HsiInputError
 from ...core.metadata import BandMetadata
 from ...core.mtf import centre_offset
+from ...core.outputs import OutputSet
 from ...core.progress import Monitor, as_monitor
 from ...core.raster import RasterGrid, RasterInfo, open_raster, raster_info, read_window, valid_pixel_mask, write_raster
 from ...core.report import band_axis, plot_per_band, write_html, write_json
@@ -245,6 +246,7 @@ def pansharpen_rasters(
     if method not in METHODS:
         raise HsiInputError(f"unknown METHOD {method!r}; choose one of {', '.join(METHODS)}")
     start = time.perf_counter()
+    outputs = OutputSet([output_path], inputs=[hs_path, pan_path])
     gain = resolve_gain(sensor, gain)
     inputs = load_inputs(hs_path, pan_path, pan_band, memory_budget_mb)
     ratio = inputs.ratio
@@ -273,7 +275,8 @@ def pansharpen_rasters(
     if invalid.any():
         nodata = OUTPUT_NODATA if nodata is None else nodata
         fused[:, invalid] = nodata
-    write_raster(output_path, fused, inputs.fine_grid, inputs.metadata, nodata, np.float32)
+    with outputs:
+        write_raster(outputs.path(output_path), fused, inputs.fine_grid, inputs.metadata, nodata, np.float32)
     monitor.report(1.0)
     return PansharpenResult(output_path, ratio, method, gain, time.perf_counter() - start)
 
@@ -293,6 +296,7 @@ def assess_pansharpening(
 ) -> dict:
     """No-reference indices (D_lambda Khan, D_s, HQNR) and, with a reference on the fused grid, ERGAS/SAM/Q2n."""
     monitor = as_monitor(monitor)
+    outputs = OutputSet([html_path, json_path], inputs=[fused_path, hs_path, pan_path, reference_path])
     gain = resolve_gain(sensor, gain)
     inputs = load_inputs(hs_path, pan_path, pan_band, memory_budget_mb)
     fused_info = raster_info(fused_path)
@@ -333,19 +337,21 @@ def assess_pansharpening(
         reference=os.path.abspath(reference_path) if reference_path else None, ratio=inputs.ratio, mtf_gain=gain,
         bands_used=int(good.sum()), bands=int(good.size),
     )
-    if json_path:
-        write_json(json_path, {**result, "Q_PER_BAND": per_band})
-    if html_path:
-        x, label = band_axis(inputs.metadata, good.size)
-        values = np.full(good.size, np.nan)
-        values[good] = per_band
-        plot_path = os.path.splitext(html_path)[0] + "_per_band.png"
-        plot_per_band(plot_path, {"1 - D_lambda per band": values}, x, label, gaps=~good)
-        scalars = {k: result[k] for k in ("HQNR", "D_LAMBDA", "D_S", "ERGAS", "SAM", "Q2N") if k in result}
-        inputs_table = {"Fused": result["fused"], "HS": result["hs"], "PAN": result["pan"],
-                        "Reference": result["reference"] or "none (no-reference indices only)",
-                        "Ratio": inputs.ratio, "HS MTF gain at Nyquist": gain,
-                        "Bands used": f"{result['bands_used']} of {result['bands']}"}
-        write_html(html_path, "Pansharpening quality", [("Summary", scalars), ("Inputs", inputs_table)], [plot_path])
+    with outputs:
+        if json_path:
+            write_json(outputs.path(json_path), {**result, "Q_PER_BAND": per_band})
+        if html_path:
+            x, label = band_axis(inputs.metadata, good.size)
+            values = np.full(good.size, np.nan)
+            values[good] = per_band
+            plot_path = os.path.splitext(html_path)[0] + "_per_band.png"
+            plot_per_band(outputs.path(plot_path), {"1 - D_lambda per band": values}, x, label, gaps=~good)
+            scalars = {k: result[k] for k in ("HQNR", "D_LAMBDA", "D_S", "ERGAS", "SAM", "Q2N") if k in result}
+            inputs_table = {"Fused": result["fused"], "HS": result["hs"], "PAN": result["pan"],
+                            "Reference": result["reference"] or "none (no-reference indices only)",
+                            "Ratio": inputs.ratio, "HS MTF gain at Nyquist": gain,
+                            "Bands used": f"{result['bands_used']} of {result['bands']}"}
+            write_html(outputs.path(html_path), "Pansharpening quality",
+                       [("Summary", scalars), ("Inputs", inputs_table)], [plot_path])
     monitor.report(1.0)
     return result

@@ -7,6 +7,7 @@ from typing import Optional
 
 from ...core import metrics
 from ...core.errors import HsiInputError
+from ...core.outputs import OutputSet
 from ...core.progress import Monitor, as_monitor
 from ...core.raster import read_raster, valid_pixel_mask
 from ...core.report import band_axis, plot_per_band, write_html, write_json
@@ -29,6 +30,7 @@ def assess_quality(
     monitor = as_monitor(monitor)
     if ratio <= 0:
         raise HsiInputError(f"RATIO must be > 0 (got {ratio})")
+    outputs = OutputSet([html_path, json_path], inputs=[reference_path, estimate_path])
     reference, ref_info = read_raster(reference_path, memory_budget_mb / 2, copies=3)
     monitor.check()
     estimate, est_info = read_raster(estimate_path, memory_budget_mb / 2, copies=3)
@@ -57,27 +59,29 @@ def assess_quality(
         valid_pixels=int(valid.sum()),
         wavelengths_nm=None if meta.wavelengths_nm is None else meta.wavelengths_nm.tolist(),
     )
-    if json_path:
-        write_json(json_path, result)
-    if html_path:
-        x, x_label = band_axis(meta, reference.shape[0])
-        plot_path = os.path.splitext(html_path)[0] + "_per_band.png"
-        plot_per_band(
-            plot_path,
-            {"PSNR (dB)": result["PSNR_PER_BAND"], "SSIM": result["SSIM_PER_BAND"]},
-            x,
-            x_label,
-            gaps=~band_mask,
-        )
-        summary = {name: result[name] for name in SCALARS}
-        inputs = {
-            "Reference": result["reference"],
-            "Estimate": result["estimate"],
-            "Bands used": f"{result['bands_used']} of {result['bands']} (bad bands excluded)",
-            "Valid pixels": result["valid_pixels"],
-            "Data range for PSNR/SSIM": result["data_range"],
-            "ERGAS ratio": ratio,
-        }
-        write_html(html_path, "Quality assessment", [("Summary", summary), ("Inputs", inputs)], [plot_path])
+    with outputs:
+        if json_path:
+            write_json(outputs.path(json_path), result)
+        if html_path:
+            x, x_label = band_axis(meta, reference.shape[0])
+            plot_path = os.path.splitext(html_path)[0] + "_per_band.png"
+            plot_per_band(
+                outputs.path(plot_path),
+                {"PSNR (dB)": result["PSNR_PER_BAND"], "SSIM": result["SSIM_PER_BAND"]},
+                x,
+                x_label,
+                gaps=~band_mask,
+            )
+            summary = {name: result[name] for name in SCALARS}
+            inputs = {
+                "Reference": result["reference"],
+                "Estimate": result["estimate"],
+                "Bands used": f"{result['bands_used']} of {result['bands']} (bad bands excluded)",
+                "Valid pixels": result["valid_pixels"],
+                "Data range for PSNR/SSIM": result["data_range"],
+                "ERGAS ratio": ratio,
+            }
+            write_html(outputs.path(html_path), "Quality assessment", [("Summary", summary), ("Inputs", inputs)],
+                       [plot_path])
     monitor.report(1.0)
     return result

@@ -8,6 +8,7 @@ import numpy as np
 
 from ...core import degradation
 from ...core.errors import HsiInputError
+from ...core.outputs import OutputSet
 from ...core.progress import Monitor, as_monitor
 from ...core.raster import read_raster, valid_pixel_mask, write_raster
 from ...core.tiling import DEFAULT_MEMORY_BUDGET_MB
@@ -52,6 +53,7 @@ def simulate_degradation(
     if not 0 < mtf_gain < 1:
         raise HsiInputError(f"MTF_GAIN must lie strictly between 0 and 1 (got {mtf_gain})")
     ratio = int(ratio)
+    outputs = OutputSet([output_path, pan_output_path], inputs=[input_path])
     data, info = read_raster(input_path, memory_budget_mb, copies=5)
     meta = info.metadata
     good = meta.good_bands
@@ -64,13 +66,12 @@ def simulate_degradation(
     filled = np.where(valid[None], clean, band_means[:, None, None])
     monitor.report(0.1)
 
-    pan_written = None
+    pan = None
     if pan_output_path:
         if meta.wavelengths_nm is None:
             raise HsiInputError("A simulated PAN needs band wavelengths, and this raster has none")
         pan = degradation.simulate_pan(filled, meta.wavelengths_nm[good], tuple(pan_range_nm))
         pan = np.where(valid, pan, np.float32(meta.nodata) if meta.nodata is not None else np.nan)
-        pan_written = write_raster(pan_output_path, pan[None].astype(np.float32), info.grid, nodata=meta.nodata)
     monitor.check()
 
     grid = info.grid
@@ -89,6 +90,9 @@ def simulate_degradation(
     out = data.copy()
     out[good] = np.where(valid[None], degraded, data[good])
     monitor.check()
-    write_raster(output_path, out.astype(np.float32), grid, meta, nodata=meta.nodata)
+    with outputs:
+        write_raster(outputs.path(output_path), out.astype(np.float32), grid, meta, nodata=meta.nodata)
+        if pan is not None:
+            write_raster(outputs.path(pan_output_path), pan[None].astype(np.float32), info.grid, nodata=meta.nodata)
     monitor.report(1.0)
-    return SimulationResult(output_path, pan_written, ratio, noise)
+    return SimulationResult(output_path, pan_output_path or None, ratio, noise)

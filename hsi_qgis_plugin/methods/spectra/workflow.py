@@ -15,6 +15,7 @@ from osgeo import gdal, ogr, osr
 
 from ...core.errors import HsiInputError
 from ...core.metadata import BandMetadata
+from ...core.outputs import OutputSet
 from ...core.progress import Monitor, as_monitor
 from ...core.raster import RasterInfo, open_raster, raster_info, read_window, valid_pixel_mask
 from ...core.report import band_axis
@@ -203,7 +204,8 @@ def write_spectra_csv(path: str, spectra: Sequence[Spectrum]) -> str:
             header.append(f"{spectrum.label} | std")
             columns.append(spectrum.std)
     rows = max(len(c) for c in columns)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    outputs = OutputSet([path])
+    with outputs, open(outputs.path(path), "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         for i in range(rows):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
@@ -29,6 +28,7 @@ from ...core.device import resolve_device
 from ...core.errors import HsiInputError
 from ...core.metadata import BandMetadata
 from ...core.model_file import check_compatibility, load_model, save_model
+from ...core.outputs import OutputSet
 from ...core.progress import Monitor, as_monitor
 from ...core.raster import open_raster, raster_info, read_window, require_bands, valid_pixel_mask
 from ...core.tiling import DEFAULT_MEMORY_BUDGET_MB, run_tiled
@@ -495,7 +495,7 @@ def superresolve(
     network over the 8 rotations and flips of each tile (8 times the inference cost, smoother results).
 
     With ``essa`` at x4, one x2 network is fitted (the scene needs 2 x MIN_LOW_RES_SIDE pixels per side) and
-    applied twice, through a temporary raster beside the output that is removed in every case; a x2 model
+    applied twice, through a scratch raster beside the output that is removed in every case; a x2 model
     file serves x4 the same way."""
     import torch
 
@@ -506,6 +506,7 @@ def superresolve(
         raise HsiInputError(f"METHOD must be one of {', '.join(METHODS)} (got '{method}')")
     if method == "model" and not model_path:
         raise HsiInputError("METHOD 'model' needs a MODEL_FILE written by 'Train super-resolution model'")
+    outputs = OutputSet([output_path], inputs=[input_path, model_path])
     info = raster_info(input_path)
     require_bands(info, MIN_BANDS)
     meta = info.metadata
@@ -556,30 +557,24 @@ def superresolve(
     # each pass writes ``step ** 2`` times the pixels of the one before: progress weights in proportion
     weights = np.cumsum([step ** (2 * i) for i in range(1, passes + 1)], dtype=float)
     weights /= weights[-1]
-    folder = os.path.dirname(os.path.abspath(output_path))
-    source_path, source, temporary = input_path, None, []
-    try:
-        for index in range(passes):
-            last = index == passes - 1
-            if last:
-                target = output_path
-            else:
-                target = os.path.join(folder, f".{os.path.basename(output_path)}.{uuid.uuid4().hex[:8]}.x{step}.tif")
-                temporary.append(target)
-            monitor.log(f"Super-resolving x{step} ({method})" if passes == 1 else
-                        f"Super-resolving x{step} ({method}), pass {index + 1} of {passes}")
-            source = open_raster(source_path)
-            with torch.no_grad():
-                run_tiled(
-                    source, target, tile_function, info.band_count, meta, tile_size=tile_size,
-                    overlap=TILE_OVERLAP, scale=step, memory_budget_mb=memory_budget_mb, nodata_out=meta.nodata,
-                    monitor=apply_monitor.span(0.0 if index == 0 else weights[index - 1], weights[index]),
-                )
-            source_path = target
-    finally:
-        source = None  # close the intermediate raster before it is removed (Windows cannot delete open files)
-        for path in temporary:
-            _remove_raster(path)
+    source_path, source = input_path, None
+    with outputs:
+        try:
+            for index in range(passes):
+                last = index == passes - 1
+                target = outputs.path(output_path) if last else outputs.scratch(output_path, f".x{step}.tif")
+                monitor.log(f"Super-resolving x{step} ({method})" if passes == 1 else
+                            f"Super-resolving x{step} ({method}), pass {index + 1} of {passes}")
+                source = open_raster(source_path)
+                with torch.no_grad():
+                    run_tiled(
+                        source, target, tile_function, info.band_count, meta, tile_size=tile_size,
+                        overlap=TILE_OVERLAP, scale=step, memory_budget_mb=memory_budget_mb, nodata_out=meta.nodata,
+                        monitor=apply_monitor.span(0.0 if index == 0 else weights[index - 1], weights[index]),
+                    )
+                source_path = target
+        finally:
+            source = None  # close the intermediate raster before it is removed (Windows cannot delete open files)
     return SuperResResult(output_path, factor, method, history)
 
 
@@ -589,15 +584,6 @@ def _passes(factor: int, step: int) -> int:
     if step ** passes != factor:
         raise ValueError(f"x{factor} is not a power of x{step}")
     return passes
-
-
-def _remove_raster(path: str) -> None:
-    """Delete a raster this module wrote, with GDAL's side files (.aux.xml, .ovr) if any."""
-    for candidate in (path, path + ".aux.xml", path + ".ovr", path + ".msk"):
-        try:
-            os.remove(candidate)
-        except FileNotFoundError:
-            pass
 
 
 def train_superres_model(
@@ -623,9 +609,7 @@ def train_superres_model(
         raise HsiInputError("INPUTS: give at least one hyperspectral raster to train on")
     if not output_model:
         raise HsiInputError("OUTPUT_MODEL: no model file was given")
-    folder = os.path.dirname(os.path.abspath(output_model))
-    if not os.path.isdir(folder):
-        raise HsiInputError(f"Output folder '{folder}' does not exist")
+    outputs = OutputSet([output_model], inputs=input_paths)
     windows, first_meta, first_good = [], None, None
     reading = monitor.span(0.0, 0.1)
     for i, path in enumerate(input_paths):
@@ -647,6 +631,7 @@ def train_superres_model(
     if len(band_counts) > 1:
         card["band_count"], card["wavelengths_nm"] = None, None
         card["training_data"]["band_counts"] = sorted(band_counts)
-    save_model(output_model, model.state_dict(), card)
+    with outputs:
+        save_model(outputs, output_model, model.state_dict(), card)
     monitor.report(1.0)
     return TrainResult(output_model, history, parameter_count(model))
